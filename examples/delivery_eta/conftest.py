@@ -1,0 +1,1 @@
+# Makes train.py and deliveries.py importable by the unit tests.

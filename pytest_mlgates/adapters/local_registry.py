@@ -1,0 +1,220 @@
+"""The local model registry: SQLite for entries, a content-addressed artifact store.
+
+Every write is one ``BEGIN IMMEDIATE`` transaction, so concurrent runs queue on
+SQLite's lock (with a generous busy timeout) instead of failing, and an
+interrupted run leaves either a whole entry or none. Artifacts are copied into
+``artifacts/<sha256>/`` before the entry that points at them is committed, and
+their digest is verified again whenever they are loaded. The champion is an
+alias row moved by compare-and-swap; the history table keeps every move.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..contract import digest_dir
+from .base import ConflictError, IntegrityError, ModelVersion, NotFoundError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS versions (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    artifact_uri TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS aliases (
+    name TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (name, alias)
+);
+CREATE TABLE IF NOT EXISTS history (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    at REAL NOT NULL
+);
+"""
+
+CHAMPION = "champion"
+
+
+class LocalRegistry:
+    """Model versions of every model name under one state folder."""
+
+    def __init__(self, state_dir: Path, busy_timeout: float = 60.0) -> None:
+        self.state_dir = Path(state_dir)
+        self.artifacts = self.state_dir / "artifacts"
+        self.path = self.state_dir / "registry.sqlite"
+        self.busy_timeout = busy_timeout
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.row_factory = sqlite3.Row
+        return db
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._connect()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
+    # -- artifacts ----------------------------------------------------------
+    def store_artifact(self, model_dir: Path) -> tuple[str, str]:
+        """Copy a model folder into the store; return (sha256, uri)."""
+        digest = digest_dir(model_dir)
+        target = self.artifacts / digest
+        if not target.exists():
+            self.artifacts.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=self.artifacts, prefix=".incoming-"))
+            shutil.copytree(model_dir, tmp, dirs_exist_ok=True)
+            try:
+                tmp.rename(target)
+            except OSError:  # another run stored the same content first
+                shutil.rmtree(tmp, ignore_errors=True)
+        return digest, target.as_uri()
+
+    def artifact_path(self, model: ModelVersion) -> Path:
+        """The verified artifact folder of a version (raises IntegrityError on mismatch)."""
+        path = self.artifacts / model.sha256
+        if not path.is_dir():
+            raise IntegrityError(f"artifact of {model.id} is missing from {self.artifacts}")
+        actual = digest_dir(path)
+        if actual != model.sha256:
+            raise IntegrityError(
+                f"artifact of {model.id} at {path} has sha256 {actual}, but the registry recorded "
+                f"{model.sha256}; it was changed after registration. Re-run training to register a new version."
+            )
+        return path
+
+    # -- entries ------------------------------------------------------------
+    def _row_to_version(self, db: sqlite3.Connection, row: sqlite3.Row) -> ModelVersion:
+        champ = db.execute(
+            "SELECT version FROM aliases WHERE name=? AND alias=?", (row["name"], CHAMPION)
+        ).fetchone()
+        return ModelVersion(
+            name=row["name"],
+            version=str(row["version"]),
+            artifact_uri=row["artifact_uri"],
+            sha256=row["sha256"],
+            metrics=json.loads(row["metrics"]),
+            tags=json.loads(row["tags"]),
+            is_champion=champ is not None and champ["version"] == row["version"],
+            created_at=row["created_at"],
+        )
+
+    @staticmethod
+    def _version_int(version: str) -> int:
+        try:
+            return int(str(version))
+        except ValueError:
+            raise NotFoundError(f"model version {version!r} is not a local version number (1, 2, ...)") from None
+
+    def register(
+        self, name: str, model_dir: Path, metrics: Mapping[str, Any], tags: Mapping[str, str]
+    ) -> ModelVersion:
+        digest, uri = self.store_artifact(model_dir)
+        with self._transaction() as db:
+            (last,) = db.execute("SELECT COALESCE(MAX(version), 0) FROM versions WHERE name=?", (name,)).fetchone()
+            version = last + 1
+            db.execute(
+                "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (name, version, uri, digest, json.dumps(dict(metrics)), json.dumps(dict(tags)), time.time()),
+            )
+            db.execute("INSERT INTO history VALUES (?, ?, 'registered', ?, ?)", (name, version, "", time.time()))
+            row = db.execute("SELECT * FROM versions WHERE name=? AND version=?", (name, version)).fetchone()
+            return self._row_to_version(db, row)
+
+    def get(self, name: str, version: str) -> ModelVersion:
+        with contextlib.closing(self._connect()) as db:
+            row = db.execute(
+                "SELECT * FROM versions WHERE name=? AND version=?", (name, self._version_int(version))
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"model {name!r} has no version {version!r} in {self.path}")
+            return self._row_to_version(db, row)
+
+    def list(self, name: str) -> list[ModelVersion]:
+        with contextlib.closing(self._connect()) as db:
+            rows = db.execute("SELECT * FROM versions WHERE name=? ORDER BY version", (name,)).fetchall()
+            return [self._row_to_version(db, r) for r in rows]
+
+    def champion(self, name: str) -> ModelVersion | None:
+        with contextlib.closing(self._connect()) as db:
+            row = db.execute(
+                "SELECT v.* FROM versions v JOIN aliases a ON a.name=v.name AND a.version=v.version "
+                "WHERE a.name=? AND a.alias=?",
+                (name, CHAMPION),
+            ).fetchone()
+            return None if row is None else self._row_to_version(db, row)
+
+    def set_tags(self, name: str, version: str, tags: Mapping[str, str]) -> ModelVersion:
+        number = self._version_int(version)
+        with self._transaction() as db:
+            row = db.execute("SELECT * FROM versions WHERE name=? AND version=?", (name, number)).fetchone()
+            if row is None:
+                raise NotFoundError(f"model {name!r} has no version {version!r} in {self.path}")
+            return self._merge_tags(db, name, number, tags)
+
+    def _merge_tags(self, db: sqlite3.Connection, name: str, number: int, tags: Mapping[str, str]) -> ModelVersion:
+        row = db.execute("SELECT tags FROM versions WHERE name=? AND version=?", (name, number)).fetchone()
+        merged = {**json.loads(row["tags"]), **{k: str(v) for k, v in tags.items()}}
+        db.execute("UPDATE versions SET tags=? WHERE name=? AND version=?", (json.dumps(merged), name, number))
+        row = db.execute("SELECT * FROM versions WHERE name=? AND version=?", (name, number)).fetchone()
+        return self._row_to_version(db, row)
+
+    def promote(
+        self, name: str, version: str, expected: str | None, tags: Mapping[str, str] | None = None
+    ) -> ModelVersion:
+        number = self._version_int(version)
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM versions WHERE name=? AND version=?", (name, number)).fetchone() is None:
+                raise NotFoundError(f"model {name!r} has no version {version!r} in {self.path}")
+            current = db.execute(
+                "SELECT version FROM aliases WHERE name=? AND alias=?", (name, CHAMPION)
+            ).fetchone()
+            current_version = None if current is None else str(current["version"])
+            if current_version != (None if expected is None else str(expected)):
+                raise ConflictError(
+                    f"cannot promote {name}:{version}: the champion is now "
+                    f"{current_version or 'none'}, not {expected or 'none'} as the gate compared against; "
+                    f"a newer champion exists, so run the champion gate again against it"
+                )
+            db.execute(
+                "INSERT OR REPLACE INTO aliases VALUES (?, ?, ?)", (name, CHAMPION, number)
+            )
+            db.execute(
+                "INSERT INTO history VALUES (?, ?, 'promoted', ?, ?)",
+                (name, number, json.dumps({"replaced": current_version}), time.time()),
+            )
+            return self._merge_tags(db, name, number, tags or {})
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        with contextlib.closing(self._connect()) as db:
+            rows = db.execute("SELECT * FROM history WHERE name=? ORDER BY rowid", (name,)).fetchall()
+            return [dict(r) for r in rows]

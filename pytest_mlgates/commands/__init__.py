@@ -1,0 +1,1 @@
+"""One module per ``mlgates`` sub-command, each with ``main(argv) -> int``."""

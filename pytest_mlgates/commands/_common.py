@@ -1,0 +1,38 @@
+"""What every ``mlgates`` command shares: finding the project settings and the platform."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..adapters import Adapter, AdapterError, get_adapter
+from ..adapters import MissingSDKError, UnknownPlatformError
+from ..config import ConfigError, Settings, find_pyproject, load_settings
+
+EXIT_OK, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2
+
+
+def add_project_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="PYPROJECT", help="pyproject.toml with [tool.mlgates] "
+                        "(default: the nearest one at or above the current directory)")
+    parser.add_argument("--platform", help="ML platform (default: ML_PLATFORM, then [tool.mlgates] platform)")
+    parser.add_argument("--state-dir", help="local platform state folder (default: MLGATES_STATE_DIR or .mlgates)")
+
+
+def load_project(args: argparse.Namespace) -> tuple[Settings, Adapter]:
+    """Settings and adapter for a command; raises ConfigError with a message for the user."""
+    pyproject = Path(args.config) if args.config else find_pyproject(Path.cwd())
+    if args.config and not pyproject.is_file():  # type: ignore[union-attr]
+        raise ConfigError(f"--config {args.config}: no such file")
+    settings = load_settings(pyproject, cli={"ml_platform": args.platform, "mlgates_state_dir": args.state_dir})
+    return settings, get_adapter(settings.platform, settings)
+
+
+def fail(message: str, code: int) -> int:
+    print(f"mlgates: {message}", file=sys.stderr)
+    return code
+
+
+USER_ERRORS = (ConfigError, UnknownPlatformError, MissingSDKError)
+PLATFORM_ERRORS = (AdapterError,)

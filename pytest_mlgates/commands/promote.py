@@ -1,0 +1,42 @@
+"""``mlgates promote --model-version V``: make V the champion, by the rules.
+
+Refuses a version whose gate ledger lacks a passed champion gate for its exact
+artifact, and loses cleanly (exit 1) when another promotion moved the champion
+since the gate compared against it. ``--override-by`` with ``--override-reason``
+is the audited emergency exit, recorded on the registry entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..adapters import ConflictError
+from ..promotion import PromotionRefused, promote_version
+from ._common import EXIT_BLOCKED, EXIT_OK, EXIT_USAGE, PLATFORM_ERRORS, USER_ERRORS, add_project_arguments, fail, load_project
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="mlgates promote", description=__doc__.splitlines()[0])
+    parser.add_argument("--model-version", required=True, help="the version to promote (the champion gate's "
+                        "model_version output)")
+    parser.add_argument("--require", action="append", metavar="STAGE",
+                        help="stage whose passed verdict is required (repeatable; default: champion_gate)")
+    parser.add_argument("--override-by", help="emergency override: who takes responsibility")
+    parser.add_argument("--override-reason", help="emergency override: why the ledger check is skipped")
+    add_project_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        settings, adapter = load_project(args)
+    except USER_ERRORS as exc:
+        return fail(str(exc), EXIT_USAGE)
+    try:
+        model = promote_version(adapter, settings, args.model_version, required=args.require,
+                                override_by=args.override_by, override_reason=args.override_reason)
+    except (PromotionRefused, ConflictError) as exc:
+        return fail(str(exc), EXIT_BLOCKED)
+    except PLATFORM_ERRORS as exc:
+        return fail(f"{type(exc).__name__}: {exc}", EXIT_USAGE)
+    finally:
+        adapter.close()
+    print(f"promoted {model.id} to champion ({settings.metric} = {model.metrics.get(settings.metric)})")
+    return EXIT_OK

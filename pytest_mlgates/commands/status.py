@@ -1,0 +1,57 @@
+"""``mlgates status [--json]``: every version, the champion, metrics and gate ledgers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ..adapters import ModelVersion
+from ..ledger import GATE_TAG
+from ._common import EXIT_OK, EXIT_USAGE, PLATFORM_ERRORS, USER_ERRORS, add_project_arguments, fail, load_project
+
+
+def ledger_of(model: ModelVersion) -> dict[str, str]:
+    """``{stage: outcome}`` from the version's tags."""
+    return {key[len(GATE_TAG):]: value for key, value in model.tags.items()
+            if key.startswith(GATE_TAG) and "." not in key[len(GATE_TAG):]}
+
+
+def status_data(model_name: str, metric: str, versions: list[ModelVersion]) -> dict[str, Any]:
+    champion = next((v.version for v in versions if v.is_champion), None)
+    return {
+        "model_name": model_name,
+        "metric": metric,
+        "champion": champion,
+        "versions": [{"version": v.version, "champion": v.is_champion, metric: v.metrics.get(metric),
+                      "sha256": v.sha256, "ledger": ledger_of(v), "created_at": v.created_at}
+                     for v in versions],
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="mlgates status", description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_project_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        settings, adapter = load_project(args)
+    except USER_ERRORS as exc:
+        return fail(str(exc), EXIT_USAGE)
+    try:
+        data = status_data(settings.model_name, settings.metric, adapter.list_model_versions(settings.model_name))
+    except PLATFORM_ERRORS as exc:
+        return fail(f"{type(exc).__name__}: {exc}", EXIT_USAGE)
+    finally:
+        adapter.close()
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return EXIT_OK
+    print(f"{settings.model_name} on {settings.platform}: champion {data['champion'] or 'none'}")
+    if not data["versions"]:
+        print("  no versions registered yet")
+    for v in data["versions"]:
+        mark = "*" if v["champion"] else " "
+        ledger = ", ".join(f"{k}={o}" for k, o in v["ledger"].items()) or "no gates recorded"
+        print(f" {mark} v{v['version']:<4} {settings.metric}={v[settings.metric]!s:<10} {ledger}")
+    return EXIT_OK

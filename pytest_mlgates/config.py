@@ -1,0 +1,371 @@
+"""One typed settings object built from CLI options, env vars, pyproject and defaults.
+
+Precedence, highest first:
+
+1. command-line options (``--ml-platform``, ``--mlgates-*``)
+2. environment variables (``ML_PLATFORM``, ``MLGATES_*``)
+3. ``[tool.mlgates]`` in pyproject.toml, and pytest ini keys ``mlgates_*``
+4. the defaults below
+
+Unknown keys and wrong types are errors that name the key and where it came
+from: a typo in a gate's configuration must never silently fall back to a
+default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+
+NO_CHAMPION_CHOICES = ("promote", "fail", "skip")
+TASK_CHOICES = ("auto", "regression", "classification")
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    entry_point: str = "train.py"
+    data: str = ""
+    target: str = ""
+    smoke_rows: int = 500
+    smoke_seed: int = 0
+    timeout_minutes: float = 60.0
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    smoke_hyperparameters: dict[str, Any] = field(default_factory=dict)
+    python: str = ""
+    """Interpreter that runs the entry point locally; empty means this one."""
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    users: int = 10
+    spawn_rate: float = 10.0
+    duration: float = 30.0
+    p99_ms: float = 500.0
+    max_error_rate: float = 0.01
+    confidence: float = 0.95
+    payloads: str = ""
+    """CSV/Parquet/JSON file of request rows; empty means the validation rows."""
+
+
+@dataclass(frozen=True)
+class ShadowSettings:
+    rows: int = 200
+    margin: float = 0.0
+    """Regression: the largest mean absolute difference accepted; 0 means 5% of |mean champion prediction|."""
+    min_agreement: float = 0.95
+    max_latency_ratio: float = 2.0
+    confidence: float = 0.95
+    required: bool = False
+    """Whether promotion requires a passing shadow gate in the ledger."""
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    steps: list[int] = field(default_factory=lambda: [10, 50, 100])
+    bake_seconds: float = 10.0
+    p99_ms: float = 500.0
+    max_error_rate: float = 0.01
+    users: int = 5
+    compare_to_champion: bool = False
+    endpoint: str = ""
+    """Production endpoint name; empty means ``<model_name>-prod``."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    platform: str = "local"
+    model_name: str = ""
+    metric: str = "val_mae"
+    greater_is_better: bool = False
+    tolerance: float = 0.05
+    absolute_tolerance: float = 0.0
+    """A floor on the allowed worsening: max(tolerance * |champion|, absolute_tolerance)."""
+    no_champion: str = "promote"
+    sanity: dict[str, list[float]] = field(default_factory=dict)
+    task: str = "auto"
+    state_dir: str = ".mlgates"
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+    load: LoadSettings = field(default_factory=LoadSettings)
+    shadow: ShadowSettings = field(default_factory=ShadowSettings)
+    rollout: RolloutSettings = field(default_factory=RolloutSettings)
+    sagemaker: dict[str, Any] = field(default_factory=dict)
+    azureml: dict[str, Any] = field(default_factory=dict)
+    vertex: dict[str, Any] = field(default_factory=dict)
+    # Run-level values (from CLI/env only): how workflow jobs hand on a candidate.
+    job: str = ""
+    model_version: str = ""
+    endpoint: str = ""
+    report: str = ""
+    keep_endpoint: bool = False
+    root: str = "."
+    """Directory of the pyproject.toml that relative paths are resolved against."""
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+    """Where each explicitly set key came from, for messages."""
+
+    def path(self, value: str) -> Path:
+        """Resolve a configured path against the project root."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else Path(self.root) / p
+
+    @property
+    def state_path(self) -> Path:
+        return self.path(self.state_dir)
+
+    def source_of(self, key: str) -> str:
+        return self.sources.get(key, "default")
+
+
+# Keys that only make sense per run, never in pyproject.
+RUN_KEYS = ("job", "model_version", "endpoint", "report", "keep_endpoint", "root")
+# (settings key, CLI dest, env var, ini key)
+OPTION_KEYS: tuple[tuple[str, str, str, str | None], ...] = (
+    ("platform", "ml_platform", "ML_PLATFORM", None),
+    ("state_dir", "mlgates_state_dir", "MLGATES_STATE_DIR", "mlgates_state_dir"),
+    ("job", "mlgates_job", "MLGATES_JOB", None),
+    ("model_version", "mlgates_model_version", "MLGATES_MODEL_VERSION", None),
+    ("endpoint", "mlgates_endpoint", "MLGATES_ENDPOINT", None),
+    ("report", "mlgates_report", "MLGATES_REPORT", "mlgates_report"),
+    ("keep_endpoint", "mlgates_keep_endpoint", "MLGATES_KEEP_ENDPOINT", None),
+)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check (and, for strings from env/CLI, convert) ``value`` against ``tp``."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where} must be a table, got {value!r}")
+        return _build(tp, value, where)
+    if tp is bool:
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+            return value.lower() in ("1", "true", "yes", "on")
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        elif isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ConfigError(f"{where} must be a finite number, got {value!r}")
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    elif origin is list:
+        (item,) = typing.get_args(tp)
+        if isinstance(value, (list, tuple)):
+            return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    elif origin is dict:
+        key_tp, val_tp = typing.get_args(tp)
+        if isinstance(value, Mapping):
+            return {str(k): _coerce(v, val_tp, f"{where}.{k}") if val_tp is not Any else v
+                    for k, v in value.items()}
+    elif origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(tp):
+            try:
+                return _coerce(value, option, where)
+            except ConfigError:
+                continue
+    raise ConfigError(f"{where} must be of type {_type_name(tp)}, got {value!r}")
+
+
+def _build(cls: Any, table: Mapping[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(table) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} in {where}; "
+            f"valid keys: {', '.join(sorted(n for n in names if n not in RUN_KEYS + ('sources',)))}"
+        )
+    return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in table.items()})
+
+
+def _validate(settings: Settings) -> None:
+    def fail(key: str, msg: str) -> None:
+        raise ConfigError(f"{key} ({settings.source_of(key)}) {msg}")
+
+    if settings.no_champion not in NO_CHAMPION_CHOICES:
+        fail("no_champion", f"must be one of {', '.join(NO_CHAMPION_CHOICES)}, got {settings.no_champion!r}")
+    if settings.task not in TASK_CHOICES:
+        fail("task", f"must be one of {', '.join(TASK_CHOICES)}, got {settings.task!r}")
+    if settings.tolerance < 0:
+        fail("tolerance", f"must be >= 0 (a relative worsening, 0.05 = 5%), got {settings.tolerance}")
+    if settings.absolute_tolerance < 0:
+        fail("absolute_tolerance", f"must be >= 0, got {settings.absolute_tolerance}")
+    if not settings.metric:
+        fail("metric", "must name a key of metrics.json")
+    for name, bounds in settings.sanity.items():
+        if len(bounds) != 2 or bounds[0] > bounds[1]:
+            fail("sanity", f"entry {name!r} must be [low, high] with low <= high, got {bounds!r}")
+    t = settings.training
+    if t.smoke_rows < 10:
+        fail("training", f"smoke_rows must be at least 10, got {t.smoke_rows}")
+    if t.timeout_minutes <= 0:
+        fail("training", f"timeout_minutes must be > 0, got {t.timeout_minutes}")
+    for section, keys in (("load", ("p99_ms", "duration", "spawn_rate")), ("rollout", ("p99_ms", "bake_seconds"))):
+        for key in keys:
+            if getattr(getattr(settings, section), key) <= 0:
+                fail(section, f"{key} must be a positive number")
+    for section in ("load", "rollout"):
+        rate = getattr(settings, section).max_error_rate
+        if not 0 <= rate < 1:
+            fail(section, f"max_error_rate must be in [0, 1), got {rate}")
+    steps = settings.rollout.steps
+    if not steps or steps != sorted(steps) or steps[-1] != 100 or any(not 0 < s <= 100 for s in steps):
+        fail("rollout", f"steps must rise within (0, 100] and end at 100, got {steps}")
+
+
+def with_overrides(settings: Settings, overrides: Mapping[str, Any], where: str) -> Settings:
+    """``settings`` with dotted keys (``tolerance``, ``load.p99_ms``) replaced, checked and validated."""
+    hints = typing.get_type_hints(Settings)
+    changes: dict[str, Any] = {}
+    for path, value in overrides.items():
+        section, _, key = path.rpartition(".")
+        if section:
+            current = changes.get(section) or getattr(settings, section)
+            section_hints = typing.get_type_hints(type(current))
+            changes[section] = dataclasses.replace(
+                current, **{key: _coerce(value, section_hints[key], f"{where}({key}=...)")})
+        else:
+            changes[path] = _coerce(value, hints[path], f"{where}({path}=...)")
+    new = dataclasses.replace(settings, **changes)
+    _validate(new)
+    return new
+
+
+def parse_hyperparameters(items: str | list[str], where: str) -> dict[str, Any]:
+    """``max_depth=3,learning_rate=0.05`` (or a list of ``k=v``) -> typed values (JSON where it parses)."""
+    import json
+
+    parts = items.split(",") if isinstance(items, str) else list(items)
+    parsed: dict[str, Any] = {}
+    for part in (p.strip() for p in parts if p.strip()):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{where}: {part!r} is not KEY=VALUE (example: max_depth=3)")
+        try:
+            parsed[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key.strip()] = value
+    return parsed
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest pyproject.toml at or above ``start``."""
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_table(pyproject: Path | None) -> dict[str, Any]:
+    """The raw ``[tool.mlgates]`` table (empty when there is none)."""
+    if pyproject is None:
+        return {}
+    try:
+        with pyproject.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{pyproject} is not valid TOML: {exc}") from exc
+    table = data.get("tool", {}).get("mlgates", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"[tool.mlgates] in {pyproject} must be a table")
+    return table
+
+
+def load_settings(
+    pyproject: Path | None,
+    cli: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    ini: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Merge every source into one validated Settings.
+
+    ``cli`` maps CLI dests (``ml_platform``, ``mlgates_job``...) to values, None
+    meaning unset; ``ini`` maps pytest ini keys to values.
+    """
+    cli = cli or {}
+    env = os.environ if env is None else env
+    ini = ini or {}
+    where = f"[tool.mlgates] in {pyproject}" if pyproject else "[tool.mlgates]"
+    table = dict(read_table(pyproject))
+    for key in RUN_KEYS:
+        if key in table:
+            raise ConfigError(
+                f"{key!r} in {where} is a per-run value; pass it as --mlgates-{key.replace('_', '-')} "
+                f"or MLGATES_{key.upper()} instead"
+            )
+    sources = {k: "pyproject.toml" for k in table}
+    for key, dest, env_var, ini_key in OPTION_KEYS:
+        if ini_key and ini.get(ini_key) not in (None, ""):
+            table[key], sources[key] = ini[ini_key], f"ini {ini_key}"
+        if env.get(env_var, "") != "":
+            table[key], sources[key] = env[env_var], f"env {env_var}"
+        if cli.get(dest) is not None:
+            flag = "--ml-platform" if dest == "ml_platform" else "--" + dest.replace("_", "-")
+            table[key], sources[key] = cli[dest], f"option {flag}"
+    overrides = cli.get("mlgates_hyperparameter") or env.get("MLGATES_HYPERPARAMETERS", "")
+    if overrides:
+        flag = "--mlgates-hyperparameter" if cli.get("mlgates_hyperparameter") else "env MLGATES_HYPERPARAMETERS"
+        training = dict(table.get("training", {}))
+        training["hyperparameters"] = {**training.get("hyperparameters", {}),
+                                       **parse_hyperparameters(overrides, flag)}
+        table["training"], sources["training"] = training, flag
+    root = pyproject.parent if pyproject else Path.cwd()
+    table.setdefault("model_name", root.resolve().name)
+    settings: Settings = _build(Settings, table, where)
+    settings = dataclasses.replace(settings, root=str(root), sources=sources)
+    _validate(settings)
+    return settings
+
+
+_active: Settings | None = None
+
+
+def set_active_settings(settings: Settings | None) -> None:
+    """Make ``settings`` the defaults of the gate helpers (the plugin does this at start-up)."""
+    global _active
+    _active = settings
+
+
+def active_settings() -> Settings:
+    """The settings gate helpers default to: the plugin's, else the nearest pyproject's."""
+    global _active
+    if _active is None:
+        _active = load_settings(find_pyproject(Path.cwd()))
+    return _active
