@@ -90,6 +90,31 @@ class RolloutSettings:
 
 
 @dataclass(frozen=True)
+class DriftSettings:
+    """Defaults of ``assert_no_drift`` and where the drift gate reads its two frames."""
+
+    reference: str = ""
+    """Reference features (CSV/Parquet/JSON path or URI); empty means ``training.data``."""
+    current: str = ""
+    """Recent production features to compare; env ``MLGATES_DRIFT_CURRENT`` overrides it."""
+    features: list[str] = field(default_factory=list)
+    """Columns to check; empty means every reference column except the target and ``exclude``."""
+    exclude: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+    """Columns forced categorical; others are chosen by dtype."""
+    psi_threshold: float = 0.2
+    ks_statistic: float = 0.1
+    ks_pvalue: float = 0.01
+    cramers_v: float = 0.1
+    chi2_pvalue: float = 0.01
+    bins: int = 10
+    min_rows: int = 100
+    max_drifted: int = 0
+    thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per-feature overrides, e.g. ``{ distance_km = { psi = 0.3 } }``."""
+
+
+@dataclass(frozen=True)
 class Settings:
     platform: str = "local"
     model_name: str = ""
@@ -106,6 +131,7 @@ class Settings:
     load: LoadSettings = field(default_factory=LoadSettings)
     shadow: ShadowSettings = field(default_factory=ShadowSettings)
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
+    drift: DriftSettings = field(default_factory=DriftSettings)
     sagemaker: dict[str, Any] = field(default_factory=dict)
     azureml: dict[str, Any] = field(default_factory=dict)
     vertex: dict[str, Any] = field(default_factory=dict)
@@ -208,7 +234,7 @@ def _build(cls: Any, table: Mapping[str, Any], where: str) -> Any:
     unknown = sorted(set(table) - names)
     if unknown:
         raise ConfigError(
-            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} in {where}; "
+            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} in [{where}]; "
             f"valid keys: {', '.join(sorted(n for n in names if n not in RUN_KEYS + ('sources',)))}"
         )
     return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in table.items()})
@@ -322,12 +348,12 @@ def load_settings(
     cli = cli or {}
     env = os.environ if env is None else env
     ini = ini or {}
-    where = f"[tool.mlgates] in {pyproject}" if pyproject else "[tool.mlgates]"
+    where = "tool.mlgates"
     table = dict(read_table(pyproject))
     for key in RUN_KEYS:
         if key in table:
             raise ConfigError(
-                f"{key!r} in {where} is a per-run value; pass it as --mlgates-{key.replace('_', '-')} "
+                f"{key!r} in [tool.mlgates] of {pyproject} is a per-run value; pass it as --mlgates-{key.replace('_', '-')} "
                 f"or MLGATES_{key.upper()} instead"
             )
     sources = {k: "pyproject.toml" for k in table}
@@ -348,9 +374,16 @@ def load_settings(
         table["training"], sources["training"] = training, flag
     root = pyproject.parent if pyproject else Path.cwd()
     table.setdefault("model_name", root.resolve().name)
-    settings: Settings = _build(Settings, table, where)
-    settings = dataclasses.replace(settings, root=str(root), sources=sources)
-    _validate(settings)
+    try:
+        settings: Settings = _build(Settings, table, where)
+        settings = dataclasses.replace(settings, root=str(root), sources=sources)
+        _validate(settings)
+    except ConfigError as exc:
+        message = str(exc)
+        for key, source in sources.items():
+            if f"{where}.{key} " in message and source != "pyproject.toml":
+                message += f" (set by {source})"
+        raise ConfigError(f"{message} [{pyproject or 'no pyproject.toml'}]") from None
     return settings
 
 

@@ -169,6 +169,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[settings_key] = settings
     config.stash[run_state_key] = state = RunState()
     config.pluginmanager.register(state, "mlgates-run-state")
+    config.stash[previous_settings_key] = cfg._active
     cfg.set_active_settings(settings)
     from .fixtures import FIXTURE_MODULES
 
@@ -192,8 +193,13 @@ class _XdistHooks:
         node.workerinput["mlgates_run_id"] = node.config.stash[run_id_key]
 
 
+previous_settings_key = pytest.StashKey["cfg.Settings | None"]()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
-    cfg.set_active_settings(None)
+    # Restore, not clear: an inline pytester run must not reset its host run's settings.
+    if previous_settings_key in config.stash:
+        cfg.set_active_settings(config.stash[previous_settings_key])
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -280,7 +286,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 item.user_properties.append((f"mlgates.{verdict.gate}.{key}", value))
     from .fixtures.core import current_candidate
 
-    candidate = current_candidate()
+    candidate = current_candidate(item.config)
     if candidate and not any(k == "mlgates.candidate" for k, _ in item.user_properties):
         item.user_properties.append(("mlgates.candidate", json.dumps(candidate)))
     yield

@@ -1,0 +1,81 @@
+"""Shared test helpers: small training scripts and projects written into tmp folders."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "delivery_eta"
+
+# A training script obeying the contract, with knobs through hyperparameters:
+# --val_mae sets the metric, --sleep stalls, --crash fails, --no_metrics skips metrics.json,
+# --bad_metrics writes a malformed one, --child spawns a grandchild that sleeps.
+TRAIN_SCRIPT = textwrap.dedent('''
+    import argparse, json, os, subprocess, sys, time
+    p = argparse.ArgumentParser()
+    p.add_argument("--data"); p.add_argument("--model-dir")
+    p.add_argument("--val_mae", type=float, default=10.0)
+    p.add_argument("--sleep", type=float, default=0.0)
+    p.add_argument("--crash", type=int, default=0)
+    p.add_argument("--no_metrics", type=int, default=0)
+    p.add_argument("--bad_metrics", type=int, default=0)
+    p.add_argument("--child", type=int, default=0)
+    p.add_argument("--fingerprint", default="")
+    a = p.parse_args()
+    print("training on", a.data, flush=True)
+    if a.child:
+        c = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        open(os.path.join(a.model_dir, "child.pid"), "w").write(str(c.pid))
+    time.sleep(a.sleep)
+    if a.crash:
+        print("something went badly wrong", flush=True)
+        sys.exit(3)
+    with open(os.path.join(a.model_dir, "model.joblib"), "wb") as f:
+        f.write(("model trained with val_mae=%s" % a.val_mae).encode())
+    if a.bad_metrics:
+        open(os.path.join(a.model_dir, "metrics.json"), "w").write('{"val_mae": "oops"}')
+    elif not a.no_metrics:
+        m = {"val_mae": a.val_mae}
+        if a.fingerprint:
+            m["validation_fingerprint"] = a.fingerprint
+        json.dump(m, open(os.path.join(a.model_dir, "metrics.json"), "w"))
+''')
+
+
+@pytest.fixture
+def train_script(tmp_path: Path) -> Path:
+    path = tmp_path / "train.py"
+    path.write_text(TRAIN_SCRIPT)
+    (tmp_path / "data.csv").write_text("x,y\n1,2\n")
+    return path
+
+
+def write_project(folder: Path, top: str = "", extra: str = "", script: bool = True) -> Path:
+    """A project folder whose pyproject.toml has ``top`` keys in ``[tool.mlgates]`` and ``extra`` tables."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if script:
+        (folder / "train.py").write_text(TRAIN_SCRIPT)
+        (folder / "data.csv").write_text("x,y\n1,2\n")
+    base = textwrap.dedent('''
+        [tool.mlgates]
+        model_name = "m"
+        {top}
+        [tool.mlgates.training]
+        entry_point = "train.py"
+        data = "data.csv"
+        timeout_minutes = 2
+    ''')
+    (folder / "pyproject.toml").write_text(base.replace("{top}", textwrap.dedent(top)) + textwrap.dedent(extra))
+    return folder
+
+
+@pytest.fixture
+def example_copy(tmp_path: Path) -> Path:
+    """A private copy of examples/delivery_eta (its registry state starts empty)."""
+    target = tmp_path / "delivery_eta"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".mlgates", "__pycache__", ".pytest_cache"))
+    return target
