@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from ..adapters import ModelVersion
+from ..gates.verdict import fmt
 from ..ledger import GATE_TAG
 from ._common import EXIT_OK, EXIT_USAGE, PLATFORM_ERRORS, USER_ERRORS, add_project_arguments, fail, load_project
 
@@ -53,5 +54,5 @@ def main(argv: list[str]) -> int:
     for v in data["versions"]:
         mark = "*" if v["champion"] else " "
         ledger = ", ".join(f"{k}={o}" for k, o in v["ledger"].items()) or "no gates recorded"
-        print(f" {mark} v{v['version']:<4} {settings.metric}={v[settings.metric]!s:<10} {ledger}")
+        print(f" {mark} v{v['version']:<4} {settings.metric}={fmt(v[settings.metric]):<10} {ledger}")
     return EXIT_OK
