@@ -1,19 +1,28 @@
 """Gate helpers, usable with or without pytest.
 
 Each raises AssertionError with both sides, the threshold and the arithmetic
-when its gate fails, and returns a ``Verdict`` when it passes. Helpers that
-need scipy or pandas import them on first use.
+when its gate fails, and returns a ``Verdict`` when it passes. Every helper is
+imported on first use: the plugin imports this package at start-up, and numpy,
+scipy or pandas must not be paid for by test suites that never call a gate.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from .baseline import assert_beats_baseline
-from .champion import assert_non_inferior
-from .verdict import Verdict
+if TYPE_CHECKING:
+    from .baseline import assert_beats_baseline
+    from .champion import assert_non_inferior
+    from .drift import assert_no_drift
+    from .load import assert_slo
+    from .shadow import assert_shadow_agreement
+    from .verdict import Verdict
 
 _LAZY = {
+    "Verdict": "pytest_mlgates.gates.verdict",
+    "assert_beats_baseline": "pytest_mlgates.gates.baseline",
+    "assert_non_inferior": "pytest_mlgates.gates.champion",
     "assert_slo": "pytest_mlgates.gates.load",
     "assert_shadow_agreement": "pytest_mlgates.gates.shadow",
     "assert_no_drift": "pytest_mlgates.gates.drift",
@@ -22,10 +31,12 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'pytest_mlgates.gates' has no attribute {name!r}")
 
 
-__all__ = ["Verdict", "assert_beats_baseline", "assert_non_inferior", *_LAZY]
+def __dir__() -> list[str]:
+    return sorted(_LAZY)
+
+
+__all__ = list(_LAZY)
