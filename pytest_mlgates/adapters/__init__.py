@@ -40,6 +40,21 @@ KNOWN_ADAPTERS: dict[str, tuple[str, str | None]] = {
 }
 
 
+#: name -> "module:function" that validates the platform's own settings table without importing its SDK
+SETTINGS_CHECKS: dict[str, str] = {
+    "sagemaker": "pytest_mlgates.adapters.sagemaker_settings:parse_settings",
+}
+
+
+def check_platform_settings(name: str, settings: Any) -> None:
+    """Raise ConfigError when the platform's own table (e.g. [tool.mlgates.sagemaker]) is unusable."""
+    target = SETTINGS_CHECKS.get(name)
+    if target is None:
+        return
+    module_name, _, attr = target.partition(":")
+    getattr(importlib.import_module(module_name), attr)(getattr(settings, name, None))
+
+
 class UnknownPlatformError(ValueError):
     """The platform name is not registered."""
 
@@ -120,6 +135,7 @@ __all__ = [
     "TrainingSpec",
     "UnknownPlatformError",
     "available_platforms",
+    "check_platform_settings",
     "get_adapter",
     "get_adapter_class",
     "validate_platform_name",

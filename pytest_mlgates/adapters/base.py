@@ -270,5 +270,19 @@ class Adapter(abc.ABC):
     def delete_endpoint(self, endpoint_name: str) -> None:
         raise NotImplementedError(f"the {self.name!r} adapter cannot delete endpoints yet")
 
+    def get_endpoint(self, endpoint_name: str) -> Endpoint:
+        """The endpoint with its live traffic (raises NotFoundError)."""
+        raise NotImplementedError(f"the {self.name!r} adapter cannot describe endpoints yet")
+
+    def invoke_endpoint(
+        self, endpoint_name: str, body: Mapping[str, Any], deployment: str | None = None
+    ) -> dict[str, Any]:
+        """POST ``{"instances": [...]}`` to the endpoint (or one deployment); returns ``{"predictions": [...]}``."""
+        raise NotImplementedError(f"the {self.name!r} adapter cannot invoke endpoints yet")
+
+    def delete_deployment(self, endpoint_name: str, deployment_name: str) -> Endpoint:
+        """Remove one deployment that no longer takes traffic (a rolled-back or replaced model)."""
+        raise NotImplementedError(f"the {self.name!r} adapter cannot delete deployments yet")
+
     def close(self) -> None:
         """Release clients and connections."""

@@ -1,0 +1,173 @@
+"""``[tool.mlgates.sagemaker]``: the SageMaker adapter's own settings, validated.
+
+The core settings keep this table as a raw dict; it is checked here, when the
+adapter is built, so a typo fails the run at once with the key's name instead
+of surfacing as an AWS error half-way through a training job. Credentials are
+never a setting: boto3's default chain supplies them (environment, shared
+files, SSO, instance or container role). Imports no AWS SDK.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from ..config import ConfigError
+
+TABLE = "[tool.mlgates.sagemaker]"
+
+_ROLE_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_S3_RE = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/.*)?$")
+_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_INSTANCE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+
+
+@dataclass(frozen=True)
+class SageMakerSettings:
+    region: str
+    """AWS region; else env AWS_REGION / AWS_DEFAULT_REGION."""
+    role_arn: str
+    """IAM role SageMaker assumes to run jobs and endpoints (arn:aws:iam::<account>:role/<name>)."""
+    s3_prefix: str
+    """s3://bucket/prefix for code, uploaded data, job outputs, registry metrics and the promotion lock."""
+    image_uri: str = ""
+    """Training image: a SageMaker framework image (script mode) or your own."""
+    inference_image_uri: str = ""
+    """Serving image honouring /ping and /invocations; empty means image_uri."""
+    script_mode: bool = True
+    """True: upload the entry point and let the framework image run it; False: run it inside image_uri."""
+    source_dir: str = ""
+    """Folder uploaded with the entry point in script mode; empty means the entry point file alone."""
+    container_python: str = "python3"
+    """Interpreter inside image_uri when script_mode is false."""
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+    volume_size_gb: int = 30
+    endpoint_instance_type: str = "ml.m5.large"
+    endpoint_instance_count: int = 1
+    model_package_group: str = ""
+    """Model package group; empty means one derived from model_name."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Extra AWS tags put on training jobs, models, endpoint configs and endpoints."""
+    endpoint_url: str = ""
+    """Send every AWS call here instead (an emulator such as moto, or a VPC endpoint)."""
+    max_attempts: int = 4
+    """Attempts per AWS call when throttled (and per read call on 5xx or network errors)."""
+    retry_base_seconds: float = 0.5
+    """First back-off; doubles per attempt, full jitter, capped at 20 s."""
+    endpoint_timeout_seconds: float = 1800.0
+    """How long deploy/set_traffic wait for an endpoint to be InService."""
+    endpoint_poll_seconds: float = 15.0
+    lock_timeout_seconds: float = 120.0
+    """How long a promotion waits for another run's registry lock before giving up."""
+    lock_ttl_seconds: float = 900.0
+    """A registry lock older than this was left by a crashed run and may be taken over."""
+
+    @property
+    def bucket(self) -> str:
+        return self.s3_prefix[5:].split("/", 1)[0]
+
+    @property
+    def key_prefix(self) -> str:
+        rest = self.s3_prefix[5:].split("/", 1)
+        return rest[1].strip("/") if len(rest) > 1 else ""
+
+    def key(self, *parts: str) -> str:
+        """An S3 key under the configured prefix."""
+        return "/".join(p.strip("/") for p in (self.key_prefix, *parts) if p.strip("/"))
+
+    def uri(self, *parts: str) -> str:
+        return f"s3://{self.bucket}/{self.key(*parts)}"
+
+
+_REQUIRED = ("region", "role_arn", "s3_prefix")
+
+
+def _field_types() -> dict[str, Any]:
+    return {f.name: f.type for f in fields(SageMakerSettings)}
+
+
+def _check_type(key: str, value: Any, tp: str) -> Any:
+    where = f"{TABLE} {key}"
+    if tp == "str":
+        if isinstance(value, str):
+            return value.strip()
+    elif tp == "bool":
+        if isinstance(value, bool):
+            return value
+    elif tp == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp == "float":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ConfigError(f"{where} must be a finite number, got {value!r}")
+            return float(value)
+    elif tp == "dict[str, str]":
+        if isinstance(value, Mapping) and all(isinstance(v, str) for v in value.values()):
+            return {str(k): v for k, v in value.items()}
+        raise ConfigError(f"{where} must be a table of strings, e.g. {{ team = \"ml\" }}, got {value!r}")
+    raise ConfigError(f"{where} must be of type {tp}, got {value!r}")
+
+
+def parse_settings(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = None) -> SageMakerSettings:
+    """Validate the raw table; every error names the key and says what to write."""
+    env = os.environ if env is None else env
+    raw = dict(raw or {})
+    types = _field_types()
+    unknown = sorted(set(raw) - set(types))
+    if unknown:
+        raise ConfigError(
+            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} in {TABLE}; "
+            f"valid keys: {', '.join(sorted(types))}. AWS credentials are never configured here: "
+            f"boto3's default chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, SSO, instance role) provides them"
+        )
+    values = {key: _check_type(key, value, types[key]) for key, value in raw.items()}
+    if not values.get("region"):
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+        if region:
+            values["region"] = region
+    for key in _REQUIRED:
+        if not values.get(key):
+            hint = {
+                "region": 'region = "eu-west-1" (or set AWS_REGION)',
+                "role_arn": 'role_arn = "arn:aws:iam::123456789012:role/SageMakerExecution"',
+                "s3_prefix": 's3_prefix = "s3://my-bucket/mlgates"',
+            }[key]
+            raise ConfigError(f"{TABLE} {key} is required for the sagemaker platform; add {hint}")
+    s = SageMakerSettings(**values)
+
+    def bad(key: str, msg: str) -> ConfigError:
+        return ConfigError(f"{TABLE} {key} {msg}, got {getattr(s, key)!r}")
+
+    if not _REGION_RE.match(s.region):
+        raise bad("region", "must be an AWS region name such as eu-west-1")
+    if not _ROLE_RE.match(s.role_arn):
+        raise bad("role_arn", "must be an IAM role ARN, arn:aws:iam::<12-digit account>:role/<name>")
+    if not _S3_RE.match(s.s3_prefix):
+        raise bad("s3_prefix", "must be s3://<bucket>[/<prefix>]")
+    for key in ("instance_type", "endpoint_instance_type"):
+        if not _INSTANCE_RE.match(getattr(s, key)):
+            raise bad(key, "must be a SageMaker instance type such as ml.m5.large")
+    for key in ("instance_count", "endpoint_instance_count", "volume_size_gb", "max_attempts"):
+        if getattr(s, key) < 1:
+            raise bad(key, "must be at least 1")
+    for key in ("endpoint_timeout_seconds", "endpoint_poll_seconds", "lock_timeout_seconds", "lock_ttl_seconds"):
+        if getattr(s, key) <= 0:
+            raise bad(key, "must be a positive number of seconds")
+    if s.retry_base_seconds < 0:
+        raise bad("retry_base_seconds", "must be >= 0")
+    if s.model_package_group and not _NAME_RE.match(s.model_package_group):
+        raise bad("model_package_group", "must be 1-63 letters, digits and hyphens, starting with a letter or digit")
+    if s.endpoint_url and not re.match(r"^https?://", s.endpoint_url):
+        raise bad("endpoint_url", "must be an http:// or https:// URL")
+    for key, value in s.tags.items():
+        if key.lower().startswith("aws:") or not 1 <= len(key) <= 128 or len(value) > 256:
+            raise ConfigError(f"{TABLE} tags has an invalid AWS tag {key!r} = {value!r} (keys 1-128 characters, "
+                              f"not starting with aws:, values up to 256 characters)")
+    return s
