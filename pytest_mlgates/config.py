@@ -63,6 +63,10 @@ class LoadSettings:
     confidence: float = 0.95
     payloads: str = ""
     """CSV/Parquet/JSON file of request rows; empty means the validation rows."""
+    batch_size: int = 1
+    """Rows per request body in the load test (1: one prediction per request, as online traffic)."""
+    ready_timeout: float = 120.0
+    """Seconds staging_endpoint waits for GET /ping to answer 200 before failing."""
 
 
 @dataclass(frozen=True)
@@ -297,6 +301,14 @@ def parse_hyperparameters(items: str | list[str], where: str) -> dict[str, Any]:
     """``max_depth=3,learning_rate=0.05`` (or a list of ``k=v``) -> typed values (JSON where it parses)."""
     import json
 
+    if isinstance(items, str) and items.strip().startswith("{"):
+        try:
+            value = json.loads(items)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{where}: not a JSON object: {exc}") from None
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a JSON object of hyperparameters")
+        return value
     parts = items.split(",") if isinstance(items, str) else list(items)
     parsed: dict[str, Any] = {}
     for part in (p.strip() for p in parts if p.strip()):
@@ -365,10 +377,14 @@ def load_settings(
         if cli.get(dest) is not None:
             flag = "--ml-platform" if dest == "ml_platform" else "--" + dest.replace("_", "-")
             table[key], sources[key] = cli[dest], f"option {flag}"
+    data = cli.get("mlgates_data") or env.get("MLGATES_DATA", "")
+    if data:
+        table["training"] = {**table.get("training", {}), "data": data}
+        sources["training"] = "option --mlgates-data" if cli.get("mlgates_data") else "env MLGATES_DATA"
     overrides = cli.get("mlgates_hyperparameter") or env.get("MLGATES_HYPERPARAMETERS", "")
     if overrides:
         flag = "--mlgates-hyperparameter" if cli.get("mlgates_hyperparameter") else "env MLGATES_HYPERPARAMETERS"
-        training = dict(table.get("training", {}))
+        training = dict(table.get("training", {}))  # after a --mlgates-data override, if any
         training["hyperparameters"] = {**training.get("hyperparameters", {}),
                                        **parse_hyperparameters(overrides, flag)}
         table["training"], sources["training"] = training, flag

@@ -59,7 +59,8 @@ HELP = {
                  "default .mlgates).",
     "keep_endpoint": "keep endpoints the run created instead of deleting them (env MLGATES_KEEP_ENDPOINT).",
     "hyperparameter": "override one training hyperparameter, repeatable (env MLGATES_HYPERPARAMETERS="
-                      "'k=v,k=v').",
+                      "'k=v,k=v' or a JSON object).",
+    "data": "training data for this run, overriding [tool.mlgates.training] data (env MLGATES_DATA).",
     "config": "pyproject.toml holding [tool.mlgates] (default: the one at the rootdir or above).",
 }
 
@@ -74,6 +75,7 @@ class RunState:
         self.stages: dict[str, str] = {}
         self.verdicts: list[dict[str, Any]] = []
         self.candidate: dict[str, str] | None = None
+        self.job_name: str | None = None
         self.warnings: list[str] = []
 
     def add_stage_outcome(self, stage: str, outcome: str) -> None:
@@ -82,6 +84,9 @@ class RunState:
             self.stages[stage] = outcome
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        stages = [s for s in STAGES if s in report.keywords]
+        if not stages:
+            return  # only tests that carry a stage marker are gates; others may call helpers freely
         for key, value in report.user_properties:
             if key == "mlgates.verdict" and report.when != "teardown":
                 data = json.loads(value)
@@ -89,6 +94,8 @@ class RunState:
                     self.verdicts.append(data)
             elif key == "mlgates.candidate":
                 self.candidate = json.loads(value)
+            elif key == "mlgates.job_name":
+                self.job_name = value
         if report.failed:
             outcome = "failed"
         elif report.when == "call" and report.passed:
@@ -97,7 +104,7 @@ class RunState:
             outcome = "skipped"
         else:
             return
-        for stage in (s for s in STAGES if s in report.keywords):
+        for stage in stages:
             self.add_stage_outcome(stage, outcome)
 
 
@@ -116,6 +123,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     default=None, help=HELP["keep_endpoint"])
     group.addoption("--mlgates-hyperparameter", dest="mlgates_hyperparameter", metavar="KEY=VALUE",
                     action="append", default=None, help=HELP["hyperparameter"])
+    group.addoption("--mlgates-data", dest="mlgates_data", metavar="PATH_OR_URI", default=None,
+                    help=HELP["data"])
     group.addoption("--mlgates-config", dest="mlgates_config", metavar="PATH", default=None, help=HELP["config"])
     parser.addini("mlgates_state_dir", HELP["state_dir"], default="")
     parser.addini("mlgates_report", HELP["report"], default="")
@@ -157,6 +166,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", text)
     cli = {dest: config.getoption(dest) for _, dest, _, _ in cfg.OPTION_KEYS}
     cli["mlgates_hyperparameter"] = config.getoption("mlgates_hyperparameter")
+    cli["mlgates_data"] = config.getoption("mlgates_data")
     ini = {key: config.getini(key) for key in ("mlgates_state_dir", "mlgates_report")}
     try:
         settings = cfg.load_settings(_pyproject_for(config), cli=cli, ini=ini)
@@ -234,6 +244,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     timeout_plugin = config.pluginmanager.hasplugin("timeout")
     user_timeout = timeout_plugin and (config.getoption("timeout", None) is not None
                                        or config.getini("timeout") not in (None, "", "0", 0))
+    platform_stages = {"champion_gate", "load_gate", "shadow_gate", "promotion_gate"}
+    if any(m.name in platform_stages for item in items for m in _stages_of(item)):
+        from .adapters import check_platform_settings
+
+        try:
+            check_platform_settings(settings.platform, settings)
+        except cfg.ConfigError as exc:
+            raise pytest.UsageError(f"pytest-mlgates: {exc}") from None
     for item in items:
         overrides: dict[str, Any] = {}
         marks = _stages_of(item)
@@ -284,11 +302,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for key, value in verdict.figures.items():
             if isinstance(value, (int, float, str, bool)):
                 item.user_properties.append((f"mlgates.{verdict.gate}.{key}", value))
-    from .fixtures.core import current_candidate
+    from .fixtures.core import current_candidate, current_job_name
 
     candidate = current_candidate(item.config)
     if candidate and not any(k == "mlgates.candidate" for k, _ in item.user_properties):
         item.user_properties.append(("mlgates.candidate", json.dumps(candidate)))
+    job_name = current_job_name(item.config)
+    if job_name and not any(k == "mlgates.job_name" for k, _ in item.user_properties):
+        item.user_properties.append(("mlgates.job_name", job_name))
     yield
 
 
@@ -309,7 +330,7 @@ def build_run_report(config: pytest.Config) -> dict[str, Any]:
         "stages": dict(state.stages),
         "candidate": state.candidate,
         "verdicts": list(state.verdicts),
-        "outputs": merged_outputs(state.verdicts, state.candidate, state.stages),
+        "outputs": merged_outputs(state.verdicts, state.candidate, state.stages, state.job_name),
         "commit": current_commit(settings.root),
         "run_url": run_url,
     }
@@ -367,7 +388,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if send_stage_notification is not None:
         warning = send_stage_notification(report)
         if warning:
-            state.warnings.append(f"WARNING: Slack notification not sent: {warning}")
+            state.warnings.append(f"WARNING: {warning}")
     config.stash[report_key] = report
 
 

@@ -17,9 +17,9 @@ _OUTPUT_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
 def merged_outputs(verdicts: list[Mapping[str, Any]], candidate: Mapping[str, str] | None,
-                   stages: Mapping[str, str]) -> dict[str, str]:
+                   stages: Mapping[str, str], job_name: str | None = None) -> dict[str, str]:
     """The GitHub outputs of a run; ``should_promote`` is true only when nothing failed."""
-    outputs: dict[str, str] = {}
+    outputs: dict[str, str] = {"job_name": job_name} if job_name else {}
     for verdict in verdicts:
         outputs.update(verdict.get("outputs", {}))
     if candidate:
