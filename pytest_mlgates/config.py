@@ -270,6 +270,8 @@ def _validate(settings: Settings) -> None:
         for key in keys:
             if getattr(getattr(settings, section), key) <= 0:
                 fail(section, f"{key} must be a positive number")
+    if settings.load.ready_timeout <= 0 or settings.load.batch_size < 1:
+        fail("load", "ready_timeout must be > 0 and batch_size >= 1")
     for section in ("load", "rollout"):
         rate = getattr(settings, section).max_error_rate
         if not 0 <= rate < 1:

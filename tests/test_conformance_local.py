@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from conformance import COMMIT, JobConformance, JobDriver, RegistryConformance
+from conformance import COMMIT, EndpointConformance, JobConformance, JobDriver, RegistryConformance
 from pytest_mlgates.adapters.base import Adapter, TrainingJob, TrainingSpec
 from pytest_mlgates.adapters.local import LocalAdapter
 
@@ -112,4 +112,8 @@ class TestLocalJobs(JobConformance):
 
 
 class TestLocalRegistry(RegistryConformance):
+    pass
+
+
+class TestLocalEndpoints(EndpointConformance):
     pass

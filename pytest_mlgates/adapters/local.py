@@ -217,3 +217,48 @@ class LocalAdapter(Adapter):
     def model_path(self, model: ModelVersion) -> Path:
         """The verified artifact folder of a version, for serving and smoke checks."""
         return self.registry.artifact_path(model)
+
+    # -- endpoints (real HTTP servers on 127.0.0.1; see local_endpoints.py) ----
+    @property
+    def endpoints(self) -> Any:
+        """The LocalEndpoints manager of this state folder (created on first use)."""
+        manager = self.__dict__.get("_endpoints")
+        if manager is None:
+            from .local_endpoints import LocalEndpoints
+
+            manager = self.__dict__["_endpoints"] = LocalEndpoints(self.state_dir)
+        return manager
+
+    def deploy_to_endpoint(
+        self, endpoint_name: str, model: ModelVersion, deployment_name: str, **options: Any
+    ) -> Any:
+        """Serve the verified artifact of ``model`` as a deployment of a local endpoint.
+
+        Options: ``traffic``, ``latency_ms``, ``latency_fraction``, ``error_rate``,
+        ``watch_pid``, ``detach``, ``seed`` (see LocalEndpoints.deploy).
+        """
+        return self.endpoints.deploy(endpoint_name, model, self.model_path(model), deployment_name, **options)
+
+    def set_traffic(
+        self,
+        endpoint_name: str,
+        traffic: Mapping[str, int],
+        mirror: Mapping[str, int] | None = None,
+    ) -> Any:
+        return self.endpoints.set_traffic(endpoint_name, traffic, mirror)
+
+    def delete_endpoint(self, endpoint_name: str) -> None:
+        self.endpoints.delete(endpoint_name)
+
+    def get_endpoint(self, endpoint_name: str) -> Any:
+        return self.endpoints.get(endpoint_name)
+
+    def list_endpoints(self) -> list[Any]:
+        return self.endpoints.list()
+
+    def invoke_endpoint(self, endpoint_name: str, body: Mapping[str, Any], deployment: str | None = None) -> Any:
+        return self.endpoints.invoke(endpoint_name, body, deployment)
+
+    def delete_deployment(self, endpoint_name: str, deployment_name: str) -> Any:
+        """Stop one deployment that takes no live or mirrored traffic."""
+        return self.endpoints.delete_deployment(endpoint_name, deployment_name)

@@ -1,0 +1,214 @@
+"""Run locust against an endpoint in a subprocess and bring every request's latency back.
+
+Why a subprocess: ``import locust`` monkey-patches sockets for the whole
+process (gevent), which would break pytest, boto3 and every other client in
+the test process. The runner starts ``python -m locust`` headless with our
+locustfile in a scratch folder (so no ``locust.conf`` or ``LOCUST_*`` variable
+of the user's changes the run), waits with a hard deadline, kills the whole
+process group if it is passed, and turns a crash into a LoadTestError that
+carries locust's output. Nothing here imports locust, gevent or pandas at
+module level.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..gates.load import LoadResult
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+STARTUP_ALLOWANCE_SECONDS = 60.0
+
+
+class LoadTestError(RuntimeError):
+    """The load generator crashed, hung or produced nothing readable; the message has its output."""
+
+
+def _json_value(value: Any) -> Any:
+    """numpy / pandas scalars -> plain JSON values; NaN -> None (missing)."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def rows_to_instances(rows: Any) -> list[dict[str, Any]]:
+    """A pandas DataFrame or a list of mappings -> JSON-ready instances (feature -> plain value)."""
+    if hasattr(rows, "to_dict") and hasattr(rows, "columns"):
+        records = rows.to_dict(orient="records")
+    elif isinstance(rows, Mapping):
+        raise TypeError("rows must be a DataFrame or a list of {feature: value} objects, got a single mapping")
+    else:
+        records = list(rows)
+    instances = []
+    for i, row in enumerate(records):
+        if not isinstance(row, Mapping):
+            raise TypeError(f"row {i} is a {type(row).__name__}; rows must be {{feature: value}} objects")
+        instances.append({str(k): _json_value(v) for k, v in row.items()})
+    return instances
+
+
+def bodies_from_rows(rows: Any, batch_size: int = 1) -> list[dict[str, Any]]:
+    """Request bodies ``{"instances": [...]}`` of ``batch_size`` rows each."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    instances = rows_to_instances(rows)
+    return [{"instances": instances[i:i + batch_size]} for i in range(0, len(instances), batch_size)]
+
+
+def read_payload_file(path: str | os.PathLike[str], drop: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Rows from a CSV, Parquet, JSON (a list of rows, or ``{"instances": [...]}``) or JSON-lines file."""
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"payload file {file} does not exist; set [tool.mlgates.load] payloads to a "
+                                f"CSV, Parquet, JSON or JSON-lines file of request rows")
+    suffix = file.suffix.lower()
+    if suffix in (".csv", ".parquet", ".pq"):
+        import pandas as pd
+
+        frame = pd.read_csv(file) if suffix == ".csv" else pd.read_parquet(file)
+        frame = frame.drop(columns=[c for c in drop if c in frame.columns])
+        return rows_to_instances(frame)
+    if suffix in (".jsonl", ".ndjson"):
+        rows = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+    elif suffix == ".json":
+        data = json.loads(file.read_text())
+        rows = data["instances"] if isinstance(data, Mapping) and "instances" in data else data
+    else:
+        raise ValueError(f"payload file {file}: unsupported type {suffix!r}; use .csv, .parquet, .json or .jsonl")
+    if not isinstance(rows, list):
+        raise ValueError(f"payload file {file} must hold a list of rows")
+    return [{k: v for k, v in row.items() if k not in drop} for row in rows_to_instances(rows)]
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            proc.wait(timeout=5)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.splitlines()[-lines:]) or "(no output)"
+
+
+def run_load(
+    url: str,
+    bodies: Iterable[Mapping[str, Any]],
+    *,
+    users: int = 10,
+    spawn_rate: float = 10.0,
+    duration: float = 30.0,
+    max_requests: int | None = None,
+    rps: float | None = None,
+    headers: Mapping[str, str] | None = None,
+    path: str = "/invocations",
+    timeout: float = 30.0,
+    deadline: float | None = None,
+    check_predictions: bool = True,
+    python: str | None = None,
+) -> LoadResult:
+    """Run locust headless against ``url`` and return every request's latency and outcome.
+
+    Stops at ``duration`` seconds or after ``max_requests`` requests, whichever
+    comes first; ``deadline`` (default: duration + ramp-up + 60 s) is the hard
+    limit after which the process group is killed and LoadTestError raised.
+    ``rps`` caps the total request rate (None: as fast as ``users`` can go).
+    """
+    payloads = [dict(b) for b in bodies]
+    if not payloads:
+        raise ValueError("no payloads to send: pass rows or a payload file with at least one row")
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"load_test needs an http(s) URL, got {url!r}")
+    for name, value in (("users", users), ("spawn_rate", spawn_rate), ("duration", duration)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
+                or not math.isfinite(value):
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+    if int(users) != users:
+        raise ValueError(f"users must be a whole number, got {users!r}")
+    if max_requests is not None and max_requests < 1:
+        raise ValueError(f"max_requests must be >= 1, got {max_requests!r}")
+    if rps is not None and not rps > 0:
+        raise ValueError(f"rps must be a positive number, got {rps!r}")
+    if deadline is None:
+        deadline = duration + users / spawn_rate + STARTUP_ALLOWANCE_SECONDS
+    with tempfile.TemporaryDirectory(prefix="mlgates-locust-") as work:
+        folder = Path(work)
+        (folder / "payloads.json").write_text(json.dumps(payloads))
+        samples_file = folder / "samples.json"
+        config = {"payloads_file": str(folder / "payloads.json"), "samples_file": str(samples_file),
+                  "path": path, "headers": dict(headers or {}), "duration": float(duration),
+                  "max_requests": max_requests, "rps": rps, "users": int(users), "timeout": float(timeout),
+                  "check_predictions": check_predictions}
+        (folder / "config.json").write_text(json.dumps(config))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+        env.update(MLGATES_LOAD_CONFIG=str(folder / "config.json"), HOME=str(folder), PYTHONUNBUFFERED="1")
+        command = [python or sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+                   "-u", str(int(users)), "-r", repr(float(spawn_rate)), "-t", f"{math.ceil(duration) + 10}s",
+                   "--host", url.rstrip("/"), "--only-summary", "--exit-code-on-error", "0",
+                   "--stop-timeout", "0", "--loglevel", "WARNING"]
+        log = folder / "locust.log"
+        started = time.monotonic()
+        with log.open("wb") as out:
+            proc = subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                code = proc.wait(timeout=deadline)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                raise LoadTestError(
+                    f"locust against {url} did not finish within its hard deadline of {deadline:g} s "
+                    f"(duration {duration:g} s); it was killed.\n--- locust output ---\n"
+                    f"{_tail(log.read_text(errors='replace'))}") from None
+            except BaseException:
+                _kill_group(proc)
+                raise
+        output = log.read_text(errors="replace")
+        if code != 0 or not samples_file.is_file():
+            raise LoadTestError(
+                f"locust against {url} crashed (exit code {code}"
+                f"{'' if samples_file.is_file() else ', no samples written'}) after "
+                f"{time.monotonic() - started:.1f} s.\n--- locust output ---\n{_tail(output)}")
+        data = json.loads(samples_file.read_text())
+    samples = sorted(data["samples"], key=lambda s: s[0])
+    if max_requests is not None:
+        samples = samples[:max_requests]
+    kinds = data["error_kinds"]
+    errors: dict[str, int] = {}
+    for sample in samples:
+        if sample[3] >= 0:
+            errors[kinds[sample[3]]] = errors.get(kinds[sample[3]], 0) + 1
+    span = 0.0
+    if samples:
+        span = max(s[0] + s[1] / 1000.0 for s in samples) - samples[0][0]
+    return LoadResult(
+        latencies_ms=[float(s[1]) for s in samples],
+        ok=[s[3] < 0 for s in samples],
+        errors=dict(sorted(errors.items(), key=lambda kv: -kv[1])),
+        duration_s=span,
+        target=url,
+        users=int(users),
+        statuses=[int(s[2]) for s in samples],
+        deployments=[data.get("deployments", [])[s[4]] if len(s) > 4 and s[4] >= 0 else "" for s in samples],
+        start_times=[float(s[0]) for s in samples],
+        output=_tail(output, 20),
+    )
