@@ -147,21 +147,35 @@ def _conclusion(results: list[StageResult], wanted: Sequence[str]) -> tuple[int,
     return EXIT_BLOCKED, "NOT PROMOTED: the project has no promotion_gate tests, so no rollout took place"
 
 
+def _num(value: Any, unit: str = "") -> str:
+    return f"{value:.4g}{unit}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "?"
+
+
+def _gate_figures(gate: str, f: Mapping[str, Any]) -> str:
+    """The few figures of one verdict that fit on the pipeline's one-screen report."""
+    if gate == "champion" and "challenger_value" in f:
+        champ = f.get("champion_value")
+        return f"{f['metric']} {_num(f['challenger_value'])} vs champion " + (
+            _num(champ) if champ is not None else "none (first deployment)")
+    if gate == "baseline" and "model_score" in f:
+        return f"model {_num(f['model_score'])} vs baseline {_num(f['baseline_score'])}"
+    if gate == "load":
+        return (f"load {f.get('requests')} req, p99 {_num(f.get('p99_ms'), ' ms')}, "
+                f"errors {_num(100 * f.get('error_rate', 0), '%')}, {_num(f.get('rps'))} req/s")
+    if gate == "shadow":
+        what = (f"agreement {_num(100 * f['agreement'], '%')}" if "agreement" in f
+                else f"mean |diff| {_num(f.get('mean_abs_difference'))}")
+        return f"shadow {f.get('compared')} rows, {what}"
+    if gate == "rollout":
+        steps = ", ".join(f"{s['percent']}% " + ("ok" if not s["breach"] else "BREACH")
+                          for s in f.get("steps", []))
+        return f"rollout {steps}" + (f"; rolled back in {_num(f.get('rollback_seconds'), ' s')}"
+                                     if f.get("breach_step") else "")
+    return gate
+
+
 def _figures(result: StageResult) -> str:
-    parts = []
-    for verdict in result.report.get("verdicts", []):
-        f = verdict.get("figures", {})
-        if verdict["gate"] == "champion" and "challenger_value" in f:
-            champ = f.get("champion_value")
-            parts.append(f"{f['metric']} {f['challenger_value']:.4g} vs champion "
-                         + (f"{champ:.4g}" if champ is not None else "none (first deployment)"))
-        elif verdict["gate"] == "baseline" and "model_score" in f:
-            parts.append(f"model {f['model_score']:.4g} vs baseline {f['baseline_score']:.4g}")
-        else:
-            shown = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in f.items()
-                     if isinstance(v, (int, float)) and not isinstance(v, bool)][:4]
-            parts.append(f"{verdict['gate']}: " + ", ".join(shown))
-    return "; ".join(parts)
+    return "; ".join(_gate_figures(v["gate"], v.get("figures", {})) for v in result.report.get("verdicts", []))
 
 
 def format_report(results: list[StageResult], verdict: str, version: str | None) -> str:

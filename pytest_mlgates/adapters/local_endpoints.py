@@ -44,6 +44,7 @@ from .base import AdapterError, DeadlineExceeded, Endpoint, ModelVersion, NotFou
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 READY_TIMEOUT_SECONDS = 60.0
 STOP_GRACE_SECONDS = 10.0
+SERVING_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
 
@@ -172,7 +173,9 @@ class LocalEndpoints:
         command = [self.python, "-m", "pytest_mlgates.serving", *args, "--ready-file", str(ready)]
         if watch_pid:
             command += ["--watch-pid", str(watch_pid)]
-        env = dict(os.environ)
+        # One math thread per server, unless the user chose: several servers share these cores,
+        # and OpenMP/BLAS pools spin-waiting against each other turn 10 ms predictions into seconds.
+        env = {**{var: "1" for var in SERVING_THREAD_VARS}, **os.environ}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH", "")) if p)
         with log.open("ab") as out:
             proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from pytest_mlgates.gates import assert_beats_baseline, assert_non_inferior
+from pytest_mlgates.gates import assert_beats_baseline, assert_non_inferior, assert_shadow_agreement, assert_slo
 
 
 @pytest.mark.smoke
@@ -21,3 +21,19 @@ def test_smoke_model_beats_baseline(smoke_model, smoke_sample):
 @pytest.mark.champion_gate
 def test_challenger_is_not_worse_than_champion(challenger, champion):
     assert_non_inferior(challenger, champion)
+
+
+@pytest.mark.load_gate
+def test_staging_endpoint_meets_its_slo(staging_endpoint, load_test, mlgates_config):
+    load = mlgates_config.load
+    assert_slo(load_test(staging_endpoint, users=load.users, spawn_rate=load.spawn_rate, duration=load.duration))
+
+
+@pytest.mark.shadow_gate
+def test_challenger_agrees_with_champion_in_shadow(champion_endpoint, staging_endpoint, shadow_test):
+    assert_shadow_agreement(shadow_test(champion_endpoint, staging_endpoint))
+
+
+@pytest.mark.promotion_gate
+def test_progressive_rollout(rollout):
+    rollout.run()

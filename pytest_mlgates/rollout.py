@@ -1,0 +1,199 @@
+"""Progressive rollout to production with automatic rollback.
+
+The candidate is deployed beside the champion on the production endpoint and
+traffic moves in steps (default 10% -> 50% -> 100%). At each step real load is
+driven through the endpoint for a bake time and the candidate's own figures are
+judged (gates/rollout.py). On a breach, an exception, Ctrl-C or a CI timeout,
+traffic goes back to the champion at once and the candidate deployment is
+removed. On success the candidate becomes the champion by compare-and-swap.
+
+The rollout's progress is journalled on the candidate's registry entry
+(``mlgates.rollout.*`` tags) before every traffic change, so a run that was
+killed outright is found and rolled back by the next run, on any platform.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .adapters.base import Adapter, ConflictError, ModelVersion, NotFoundError
+from .config import Settings
+from .gates.rollout import Side, StepResult, judge_step, rollout_verdict
+from .gates.verdict import Verdict
+from .promotion import PromotionRefused, promote_version, required_stages
+from .ledger import missing_gates
+
+JOURNAL = "mlgates.rollout."
+IN_PROGRESS, ROLLED_BACK, DONE = "in_progress", "rolled_back", "done"
+
+
+@dataclass
+class StepLoad:
+    """Requests served during one step, by deployment: ``{deployment: (latencies_ms, ok)}``."""
+
+    by_deployment: dict[str, tuple[list[float], list[bool]]]
+    seconds: float
+
+
+#: Drives load at ``url`` for ``seconds`` and attributes each request to the deployment that served it.
+LoadDriver = Callable[[str, float], StepLoad]
+
+
+def deployment_name(model: ModelVersion) -> str:
+    return f"v{model.version}"
+
+
+def production_endpoint(settings: Settings) -> str:
+    return settings.rollout.endpoint or f"{settings.model_name}-prod"
+
+
+def _journal(adapter: Adapter, model: ModelVersion, **entries: Any) -> None:
+    adapter.set_tags(model.name, model.version, {JOURNAL + k: str(v) for k, v in entries.items()})
+
+
+def roll_back(adapter: Adapter, endpoint: str, candidate_deployment: str, champion_deployment: str | None) -> float:
+    """All traffic to the champion, then remove the candidate; returns the seconds until traffic moved."""
+    started = time.monotonic()
+    if champion_deployment is None:
+        try:
+            adapter.delete_endpoint(endpoint)  # a first deployment that failed: nothing may keep serving it
+        except NotFoundError:
+            pass
+        return time.monotonic() - started
+    try:
+        adapter.set_traffic(endpoint, {champion_deployment: 100})
+    except NotFoundError:
+        return time.monotonic() - started
+    moved = time.monotonic() - started
+    try:
+        adapter.delete_deployment(endpoint, candidate_deployment)
+    except (NotFoundError, NotImplementedError):
+        pass
+    return moved
+
+
+def repair_interrupted(adapter: Adapter, settings: Settings) -> list[str]:
+    """Finish the rollback of every rollout a killed run left in progress; returns what was done."""
+    done = []
+    for model in adapter.list_model_versions(settings.model_name):
+        if model.tags.get(JOURNAL + "state") != IN_PROGRESS:
+            continue
+        endpoint = model.tags.get(JOURNAL + "endpoint", production_endpoint(settings))
+        champion_dep = model.tags.get(JOURNAL + "champion_deployment") or None
+        roll_back(adapter, endpoint, deployment_name(model), champion_dep)
+        _journal(adapter, model, state=ROLLED_BACK, reason="interrupted; rolled back by the next run")
+        adapter.set_tags(model.name, model.version, {"mlgates.gate.promotion_gate": "failed"})
+        done.append(f"{model.id}: an interrupted rollout at {model.tags.get(JOURNAL + 'step', '?')}% on "
+                    f"{endpoint} was rolled back to {champion_dep or 'no deployment'}")
+    return done
+
+
+class Rollout:
+    """One candidate's way to production. ``run()`` raises AssertionError after rolling back."""
+
+    def __init__(self, adapter: Adapter, settings: Settings, candidate: ModelVersion, load: LoadDriver,
+                 on_step: Callable[[int], None] | None = None,
+                 candidate_options: Mapping[str, Any] | None = None) -> None:
+        self.adapter = adapter
+        self.settings = settings
+        self.candidate = candidate
+        self.load = load
+        self.on_step = on_step
+        self.candidate_options = dict(candidate_options or {})
+        self.endpoint = production_endpoint(settings)
+        self.repairs: list[str] = []
+        self.verdict: Verdict | None = None
+
+    def _ensure_champion_serving(self, champion: ModelVersion) -> str:
+        name = deployment_name(champion)
+        try:
+            endpoint = self.adapter.get_endpoint(self.endpoint)
+            if name in endpoint.traffic:
+                return name
+        except NotFoundError:
+            pass
+        self.adapter.deploy_to_endpoint(self.endpoint, champion, name, traffic={name: 100}, detach=True)
+        self.adapter.set_traffic(self.endpoint, {name: 100})
+        return name
+
+    def run(self, steps: Sequence[int] | None = None, bake_seconds: float | None = None,
+            p99_ms: float | None = None, max_error_rate: float | None = None) -> Verdict:
+        r = self.settings.rollout
+        steps = list(steps or r.steps)
+        bake = r.bake_seconds if bake_seconds is None else bake_seconds
+        p99 = r.p99_ms if p99_ms is None else p99_ms
+        max_err = r.max_error_rate if max_error_rate is None else max_error_rate
+        if not steps or steps[-1] != 100 or steps != sorted(steps) or any(not 0 < s <= 100 for s in steps):
+            raise ValueError(f"steps must rise within (0, 100] and end at 100, got {steps}")
+        if bake <= 0 or p99 <= 0 or not 0 <= max_err < 1:
+            raise ValueError("bake_seconds and p99_ms must be positive and max_error_rate in [0, 1)")
+        self.repairs = repair_interrupted(self.adapter, self.settings)
+        candidate = self.adapter.get_model_version(self.candidate.name, self.candidate.version)
+        if candidate.sha256 != self.candidate.sha256:
+            raise PromotionRefused(f"{candidate.id} now has artifact {candidate.sha256[:12]}..., not the "
+                                   f"{self.candidate.sha256[:12]}... the gates saw; refusing to roll it out")
+        override = candidate.tags.get("mlgates.override") == "true"
+        problems = [] if override else missing_gates(candidate, required_stages(self.settings, production=True))
+        if problems:
+            raise PromotionRefused(f"refusing to roll out {candidate.id}: its gate ledger is incomplete:\n  "
+                                   + "\n  ".join(problems))
+        champion = self.adapter.get_champion(candidate.name)
+        if champion is not None and champion.version == candidate.version:
+            raise PromotionRefused(f"{candidate.id} is already the champion; nothing to roll out")
+        if champion is None:
+            steps = [100]  # first deployment: the candidate is the only deployment, still load-checked
+        champ_dep = self._ensure_champion_serving(champion) if champion else None
+        cand_dep = deployment_name(candidate)
+        _journal(self.adapter, candidate, state=IN_PROGRESS, endpoint=self.endpoint, step=0,
+                 champion_deployment=champ_dep or "", champion=champion.version if champion else "")
+        results: list[StepResult] = []
+        rollback_seconds: float | None = None
+        promoted = False
+        try:
+            self.adapter.deploy_to_endpoint(self.endpoint, candidate, cand_dep, detach=True,
+                                            traffic={champ_dep: 100, cand_dep: 0} if champ_dep else {cand_dep: 100},
+                                            **self.candidate_options)
+            for pct in steps:
+                _journal(self.adapter, candidate, step=pct)
+                self.adapter.set_traffic(self.endpoint, {champ_dep: 100 - pct, cand_dep: pct} if champ_dep
+                                         else {cand_dep: 100})
+                if self.on_step is not None:
+                    self.on_step(pct)
+                load = self.load(self.adapter.get_endpoint(self.endpoint).url, bake)
+                cand = Side.from_samples(*load.by_deployment.get(cand_dep, ([], [])))
+                champ = Side.from_samples(*load.by_deployment[champ_dep]) if champ_dep in load.by_deployment else None
+                step = judge_step(pct, cand, champ, p99_ms=p99, max_error_rate=max_err,
+                                  compare_to_champion=r.compare_to_champion)
+                step.seconds = load.seconds
+                results.append(step)
+                if step.breach:
+                    rollback_seconds = roll_back(self.adapter, self.endpoint, cand_dep, champ_dep)
+                    _journal(self.adapter, candidate, state=ROLLED_BACK, reason=step.breach)
+                    break
+            else:
+                try:
+                    promote_version(self.adapter, self.settings, candidate.version,
+                                    required=[] if override else required_stages(self.settings, production=True),
+                                    override_by=candidate.tags.get("mlgates.override.by") if override else None,
+                                    override_reason=candidate.tags.get("mlgates.override.reason") if override else None)
+                except (ConflictError, PromotionRefused) as exc:
+                    rollback_seconds = roll_back(self.adapter, self.endpoint, cand_dep, champ_dep)
+                    _journal(self.adapter, candidate, state=ROLLED_BACK, reason=str(exc).splitlines()[0])
+                    raise AssertionError(f"rollout of {candidate.id} reached 100% but was rolled back: {exc}") from exc
+                promoted = True
+                _journal(self.adapter, candidate, state=DONE)
+                if champ_dep:
+                    self.adapter.delete_deployment(self.endpoint, champ_dep)
+        except (AssertionError, PromotionRefused):
+            raise
+        except BaseException:
+            # Ctrl-C, a CI timeout, a crash of the load runner: traffic goes back to the champion first.
+            roll_back(self.adapter, self.endpoint, cand_dep, champ_dep)
+            _journal(self.adapter, candidate, state=ROLLED_BACK, reason="interrupted")
+            raise
+        self.verdict = rollout_verdict(candidate.id, champion.id if champion else None, results, rollback_seconds,
+                                       promoted, steps)
+        return self.verdict
