@@ -16,6 +16,7 @@ COMMANDS = {
     "status": "show model versions, the champion and each version's gate ledger",
     "promote": "make a version the champion (ledger-checked, compare-and-swap)",
     "lint": "check GitHub workflows for ML CI pitfalls",
+    "endpoints": "list or stop the platform's endpoints (local production endpoints outlive runs)",
     "cancel": "cancel a training job (idempotent; for workflow cleanup steps)",
 }
 

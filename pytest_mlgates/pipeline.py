@@ -71,7 +71,7 @@ def run_stage(
 ) -> StageResult:
     """One ``pytest -m <marker>`` process in the project; its outputs and JSON report collected."""
     out_file, report_file = workdir / f"{name}.output", workdir / f"{name}.json"
-    cmd = [sys.executable, "-m", "pytest", "-m", marker, "-p", "no:cacheprovider", "-q", "-rN", "--tb=short",
+    cmd = [sys.executable, "-m", "pytest", "-m", marker, "-p", "no:cacheprovider", "-q", "-rN", "--tb=line",
            "--mlgates-report", str(report_file), *extra_args]
     stage_env = {**env, "GITHUB_OUTPUT": str(out_file)}
     stage_env.pop("GITHUB_STEP_SUMMARY", None)
@@ -169,8 +169,8 @@ def _gate_figures(gate: str, f: Mapping[str, Any]) -> str:
     if gate == "rollout":
         steps = ", ".join(f"{s['percent']}% " + ("ok" if not s["breach"] else "BREACH")
                           for s in f.get("steps", []))
-        return f"rollout {steps}" + (f"; rolled back in {_num(f.get('rollback_seconds'), ' s')}"
-                                     if f.get("breach_step") else "")
+        back = f.get("rollback_seconds")
+        return f"rollout {steps}" + (f"; rolled back in {back * 1000:.0f} ms" if back is not None else "")
     return gate
 
 

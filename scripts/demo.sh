@@ -1,35 +1,40 @@
 #!/usr/bin/env bash
-# The demo behind `make demo`: the delivery-ETA example through its gates on the
-# local platform, exactly as the GitHub workflow would run them, twice:
-#   1. a good challenger: smoke passes, champion gate passes, promoted to champion;
-#   2. a deliberately worse one (30% of its training labels shuffled): blocked.
+# The demo behind `make demo`: the delivery-ETA example through the whole
+# pipeline on the local platform, each stage its own `pytest -m <stage>`
+# process handing the candidate on as the GitHub workflow does:
+#   0. first deployment: no champion yet, the candidate is load-checked and becomes champion;
+#   1. a good challenger (max_iter=300): every gate passes, rolled out 10% -> 50% -> 100%, promoted;
+#   2. a worse challenger (30% of its labels shuffled): blocked by the champion gate;
+#   3. a challenger with good offline metrics whose production deployment returns errors
+#      (MLGATES_INJECT_ERROR_RATE=0.2): passes staging, breaches at the 10% step, rolled back.
 set -uo pipefail
 cd "$(dirname "$0")/../examples/delivery_eta"
-rm -rf .mlgates
-out=$(mktemp -d)
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-output() { grep "^$1=" "$2" | tail -1 | cut -d= -f2-; }
+expect() {  # expect CODE DESCRIPTION -- COMMAND...
+  local want=$1 what=$2; shift 3
+  "$@"; local got=$?
+  if [ "$got" != "$want" ]; then echo "demo: $what exited $got, expected $want"; exit 1; fi
+}
+cleanup() { mlgates endpoints --delete-all >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+cleanup
+rm -rf .mlgates
+started=$(date +%s)
 
-say "Stage 1 (pull request): pytest -m smoke"
-pytest -m smoke -q -p no:cacheprovider || { echo "smoke stage failed"; exit 1; }
+say "Run 0: first deployment (no champion yet)"
+expect 0 "first deployment" -- mlgates pipeline
 
-say "Stage 2, run 1 (good challenger): pytest -m champion_gate"
-GITHUB_OUTPUT=$out/run1 pytest -m champion_gate -q -p no:cacheprovider || { echo "unexpected: blocked"; exit 1; }
-v1=$(output model_version "$out/run1")
-echo "outputs: model_version=$v1 should_promote=$(output should_promote "$out/run1")"
-say "Promote version $v1 (ledger-checked, compare-and-swap)"
-mlgates promote --model-version "$v1" || exit 1
+say "Run 1: a good challenger (max_iter=300)"
+expect 0 "good challenger" -- mlgates pipeline -- --mlgates-hyperparameter max_iter=300
 
-say "Stage 2, run 2 (worse challenger): pytest -m champion_gate --mlgates-hyperparameter label_noise=0.3"
-GITHUB_OUTPUT=$out/run2 pytest -m champion_gate -q --tb=no -p no:cacheprovider --mlgates-hyperparameter label_noise=0.3
-code=$?
-v2=$(output model_version "$out/run2")
-echo "exit code $code; outputs: model_version=$v2 should_promote=$(output should_promote "$out/run2")"
-[ "$code" = 1 ] || { echo "unexpected: the worse challenger was not blocked"; exit 1; }
-say "Trying to promote the blocked version $v2 anyway"
-if mlgates promote --model-version "$v2"; then echo "unexpected: promoted"; exit 1; fi
+say "Run 2: a worse challenger (label_noise=0.3)"
+expect 1 "worse challenger" -- mlgates pipeline -- --mlgates-hyperparameter label_noise=0.3
 
-say "Registry"
+say "Run 3: good offline metrics, errors in production (MLGATES_INJECT_ERROR_RATE=0.2)"
+MLGATES_INJECT_ERROR_RATE=0.2 expect 1 "faulty challenger" -- mlgates pipeline -- --mlgates-hyperparameter learning_rate=0.08
+
+say "Registry and production endpoint"
 mlgates status
+mlgates endpoints
 echo
-echo "Demo finished: version $v1 is the champion; version $v2 was blocked by the champion gate."
+echo "Demo finished in $(( $(date +%s) - started )) s: v1 first deployment, v2 promoted, v3 blocked by the champion gate, v4 rolled back."

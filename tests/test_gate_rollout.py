@@ -38,7 +38,7 @@ def test_verdict_reports_every_step_and_the_rollback() -> None:
              judge_step(50, Side(500, 60, 30.0), Side(500, 0, 30.0), **RULE)]
     v = rollout_verdict("m:2", "m:1", steps, 0.05, promoted=False, planned=[10, 50, 100])
     assert not v.passed and v.outputs["should_promote"] == "false"
-    assert "FAILED at the 50% step and was rolled back to m:1 in 0.05 s" in v.message
+    assert "FAILED at the 50% step and was rolled back to m:1 in 50 ms" in v.message
     assert " 10%: candidate 100 req, 0.00% errors" in v.message and "BREACH" in v.message
     ok = rollout_verdict("m:2", "m:1", steps[:1], None, promoted=True, planned=[10, 100])
     assert ok.passed and "passed every step (10% -> 100%)" in ok.message

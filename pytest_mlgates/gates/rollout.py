@@ -97,7 +97,8 @@ def rollout_verdict(
     breach = next((s for s in steps if s.breach), None)
     if breach is not None:
         head = (f"rollout of {candidate_id} FAILED at the {breach.percent}% step and was rolled back to "
-                f"{champion_id or 'no deployment (first deployment)'} in {fmt(rolled_back_seconds)} s")
+                f"{champion_id or 'no deployment (first deployment)'} in "
+                f"{'?' if rolled_back_seconds is None else f'{rolled_back_seconds * 1000:.0f}'} ms")
     elif promoted:
         head = f"rollout of {candidate_id} passed every step ({' -> '.join(f'{p}%' for p in planned)}); it is the champion"
     else:
