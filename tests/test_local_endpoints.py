@@ -16,7 +16,7 @@ import requests
 
 from pytest_mlgates.adapters.base import IntegrityError, ModelVersion, NotFoundError
 from pytest_mlgates.adapters.local import LocalAdapter
-from pytest_mlgates.adapters.local_endpoints import _alive
+from pytest_mlgates.procs import pid_alive as _alive
 from pytest_mlgates.gates.shadow import ShadowResult, evaluate_shadow
 from pytest_mlgates.serving.demo import TARGET, demo_rows, train_demo_model
 from pytest_mlgates.serving.traffic import TrafficError

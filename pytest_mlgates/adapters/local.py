@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..contract import ContractError, read_metrics
+from ..procs import pid_alive
 from .base import (
     Adapter,
     JobFailedError,
@@ -48,16 +49,6 @@ def job_name_for(model_name: str, commit: str | None) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     short = (commit or "nocommit")[:7]
     return f"{model_name}-{stamp}-{short}-{secrets.token_hex(2)}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class LocalAdapter(Adapter):
@@ -136,7 +127,7 @@ class LocalAdapter(Adapter):
             else:
                 job.status = JobStatus.FAILED
                 job.message = f"{Path(record['entry_point']).name} exited with code {code}"
-        elif not _alive(record["pid"]) or (proc is not None and proc.returncode is not None):
+        elif not pid_alive(record["pid"]) or (proc is not None and proc.returncode is not None):
             job.status, job.message = JobStatus.FAILED, "the job runner died without recording an exit code"
         return job
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ..contract import atomic_write_text
+from ..procs import pid_alive
 from ..serving.traffic import TrafficError, check_traffic
 from .base import AdapterError, DeadlineExceeded, Endpoint, ModelVersion, NotFoundError
 
@@ -59,20 +60,6 @@ def _check_name(value: str, what: str) -> str:
     return value
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is not alive
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def _is_ours(pid: int) -> bool:
     """Whether ``pid`` is still one of our servers (guards against a recycled pid)."""
     try:
@@ -81,7 +68,7 @@ def _is_ours(pid: int) -> bool:
     except FileNotFoundError:
         return False
     except OSError:  # no /proc (macOS): trust the record
-        return _alive(pid)
+        return pid_alive(pid)
 
 
 def _tail(path: Path, lines: int = 30) -> str:
@@ -144,7 +131,7 @@ class LocalEndpoints:
         """The endpoint, if its router is still running (raises NotFoundError otherwise)."""
         rec = self.record(name)
         pid = rec.get("router", {}).get("pid")
-        if not (pid and _alive(pid) and _is_ours(pid)):
+        if not (pid and pid_alive(pid) and _is_ours(pid)):
             raise NotFoundError(f"local endpoint {name!r} is listed in {self._dir(name)} but its router "
                                 f"(pid {pid}) is not running; it died with the run that "
                                 f"owned it. Deploy it again, or keep it with --mlgates-keep-endpoint.")
@@ -213,7 +200,7 @@ class LocalEndpoints:
             if proc is not None:
                 if proc.poll() is not None:
                     break
-            elif not _alive(pid):
+            elif not pid_alive(pid):
                 break
             time.sleep(0.02)
         else:
@@ -269,7 +256,7 @@ class LocalEndpoints:
         folder = self._dir(endpoint_name)
         with self._lock(endpoint_name):
             rec = self._read(endpoint_name)
-            if rec is not None and not (rec.get("router", {}).get("pid") and _alive(rec["router"]["pid"])):
+            if rec is not None and not (rec.get("router", {}).get("pid") and pid_alive(rec["router"]["pid"])):
                 self._stop_all(rec)  # a stale record from a run that died
                 shutil.rmtree(folder, ignore_errors=True)
                 rec = None
@@ -367,7 +354,7 @@ class LocalEndpoints:
         for name in self.names():
             with self._lock(name):
                 rec = self._read(name)
-                if rec is not None and not (rec.get("router", {}).get("pid") and _alive(rec["router"]["pid"])):
+                if rec is not None and not (rec.get("router", {}).get("pid") and pid_alive(rec["router"]["pid"])):
                     self._stop_all(rec)
                     shutil.rmtree(self._dir(name), ignore_errors=True)
                     removed.append(name)
