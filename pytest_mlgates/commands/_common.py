@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ..adapters import Adapter, AdapterError, get_adapter
@@ -35,4 +36,27 @@ def fail(message: str, code: int) -> int:
 
 
 USER_ERRORS = (ConfigError, UnknownPlatformError, MissingSDKError)
-PLATFORM_ERRORS = (AdapterError,)
+
+
+def with_project(
+    args: argparse.Namespace,
+    action: Callable[[Settings, Adapter], int],
+    blocked: tuple[type[BaseException], ...] = (),
+) -> int:
+    """Run ``action(settings, adapter)`` with the errors every command treats alike.
+
+    A bad configuration or platform error exits 2 with its message; ``blocked``
+    exceptions (a refused promotion) exit 1; the adapter is always closed.
+    """
+    try:
+        settings, adapter = load_project(args)
+    except USER_ERRORS as exc:
+        return fail(str(exc), EXIT_USAGE)
+    try:
+        return action(settings, adapter)
+    except blocked as exc:
+        return fail(str(exc), EXIT_BLOCKED)
+    except AdapterError as exc:
+        return fail(f"{type(exc).__name__}: {exc}", EXIT_USAGE)
+    finally:
+        adapter.close()

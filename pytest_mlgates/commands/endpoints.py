@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..adapters import NotFoundError
-from ._common import EXIT_OK, EXIT_USAGE, PLATFORM_ERRORS, USER_ERRORS, add_project_arguments, fail, load_project
+from ..adapters import Adapter
+from ..config import Settings
+from ._common import EXIT_OK, EXIT_USAGE, add_project_arguments, fail, with_project
 
 
 def main(argv: list[str]) -> int:
@@ -19,29 +20,21 @@ def main(argv: list[str]) -> int:
     action.add_argument("--delete-all", action="store_true", help="stop and remove every endpoint")
     add_project_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        settings, adapter = load_project(args)
-    except USER_ERRORS as exc:
-        return fail(str(exc), EXIT_USAGE)
-    try:
+
+    def endpoints(settings: Settings, adapter: Adapter) -> int:
         if not hasattr(adapter, "list_endpoints"):
             return fail(f"the {settings.platform!r} adapter cannot list endpoints", EXIT_USAGE)
-        endpoints = adapter.list_endpoints()
+        found = adapter.list_endpoints()
         if args.delete or args.delete_all:
-            names = [e.name for e in endpoints] if args.delete_all else [args.delete]
-            for name in names:
+            for name in [e.name for e in found] if args.delete_all else [args.delete]:
                 adapter.delete_endpoint(name)
                 print(f"deleted endpoint {name}")
             return EXIT_OK
-        if not endpoints:
+        if not found:
             print("no endpoints")
-        for endpoint in endpoints:
+        for endpoint in found:
             traffic = ", ".join(f"{d} {p}%" for d, p in endpoint.traffic.items())
             print(f"{endpoint.name:<30} {endpoint.url:<28} {traffic}")
         return EXIT_OK
-    except NotFoundError as exc:
-        return fail(str(exc), EXIT_USAGE)
-    except PLATFORM_ERRORS as exc:
-        return fail(f"{type(exc).__name__}: {exc}", EXIT_USAGE)
-    finally:
-        adapter.close()
+
+    return with_project(args, endpoints)

@@ -12,7 +12,9 @@ import argparse
 
 from ..adapters import ConflictError
 from ..promotion import PromotionRefused, promote_version
-from ._common import EXIT_BLOCKED, EXIT_OK, EXIT_USAGE, PLATFORM_ERRORS, USER_ERRORS, add_project_arguments, fail, load_project
+from ..adapters import Adapter
+from ..config import Settings
+from ._common import EXIT_OK, add_project_arguments, with_project
 
 
 def main(argv: list[str]) -> int:
@@ -25,18 +27,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--override-reason", help="emergency override: why the ledger check is skipped")
     add_project_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        settings, adapter = load_project(args)
-    except USER_ERRORS as exc:
-        return fail(str(exc), EXIT_USAGE)
-    try:
+
+    def promote(settings: Settings, adapter: Adapter) -> int:
         model = promote_version(adapter, settings, args.model_version, required=args.require,
                                 override_by=args.override_by, override_reason=args.override_reason)
-    except (PromotionRefused, ConflictError) as exc:
-        return fail(str(exc), EXIT_BLOCKED)
-    except PLATFORM_ERRORS as exc:
-        return fail(f"{type(exc).__name__}: {exc}", EXIT_USAGE)
-    finally:
-        adapter.close()
-    print(f"promoted {model.id} to champion ({settings.metric} = {model.metrics.get(settings.metric)})")
-    return EXIT_OK
+        print(f"promoted {model.id} to champion ({settings.metric} = {model.metrics.get(settings.metric)})")
+        return EXIT_OK
+
+    return with_project(args, promote, blocked=(PromotionRefused, ConflictError))

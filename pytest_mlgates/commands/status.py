@@ -6,10 +6,11 @@ import argparse
 import json
 from typing import Any
 
-from ..adapters import ModelVersion
 from ..gates.verdict import fmt
 from ..ledger import GATE_TAG
-from ._common import EXIT_OK, EXIT_USAGE, PLATFORM_ERRORS, USER_ERRORS, add_project_arguments, fail, load_project
+from ..adapters import Adapter, ModelVersion
+from ..config import Settings
+from ._common import EXIT_OK, add_project_arguments, with_project
 
 
 def ledger_of(model: ModelVersion) -> dict[str, str]:
@@ -35,17 +36,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_project_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        settings, adapter = load_project(args)
-    except USER_ERRORS as exc:
-        return fail(str(exc), EXIT_USAGE)
-    try:
-        data = status_data(settings.model_name, settings.metric, adapter.list_model_versions(settings.model_name))
-    except PLATFORM_ERRORS as exc:
-        return fail(f"{type(exc).__name__}: {exc}", EXIT_USAGE)
-    finally:
-        adapter.close()
-    if args.json:
+    return with_project(args, lambda settings, adapter: show(settings, adapter, args.json))
+
+
+def show(settings: Settings, adapter: Adapter, as_json: bool) -> int:
+    data = status_data(settings.model_name, settings.metric, adapter.list_model_versions(settings.model_name))
+    if as_json:
         print(json.dumps(data, indent=2))
         return EXIT_OK
     print(f"{settings.model_name} on {settings.platform}: champion {data['champion'] or 'none'}")
