@@ -15,6 +15,7 @@ COMMANDS = {
     "pipeline": "run the gate stages locally in workflow order",
     "status": "show model versions, the champion and each version's gate ledger",
     "promote": "make a version the champion (ledger-checked, compare-and-swap)",
+    "override": "record an audited emergency override of the gate ledger on a version",
     "lint": "check GitHub workflows for ML CI pitfalls",
     "endpoints": "list or stop the platform's endpoints (local production endpoints outlive runs)",
     "cancel": "cancel a training job (idempotent; for workflow cleanup steps)",

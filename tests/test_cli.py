@@ -87,3 +87,13 @@ def test_usage_errors_exit_2(project, capsys, monkeypatch) -> None:
     monkeypatch.setenv("ML_PLATFORM", "nowhere")
     assert main(["status"]) == 2
     assert "unknown ML platform 'nowhere'" in capsys.readouterr().err
+
+
+def test_override_command_records_who_and_why(project, capsys) -> None:
+    folder, adapter = project
+    assert main(["override", "--model-version", "2", "--by", "bob", "--reason", "outage fix"]) == 0
+    tags = adapter.get_model_version("m", "2").tags
+    assert (tags["mlgates.override"], tags["mlgates.override.by"], tags["mlgates.override.reason"]) == (
+        "true", "bob", "outage fix")
+    assert main(["override", "--model-version", "9", "--by", "bob", "--reason", "x"]) == 2
+    assert "has no version '9'" in capsys.readouterr().err
