@@ -10,12 +10,20 @@ removed. On success the candidate becomes the champion by compare-and-swap.
 The rollout's progress is journalled on the candidate's registry entry
 (``mlgates.rollout.*`` tags) before every traffic change, so a run that was
 killed outright is found and rolled back by the next run, on any platform.
+
+One rollout of a model name runs at a time: a run holds a lock file in the
+state folder (``locks/rollout.<model>.lock``) from its repair of interrupted
+rollouts to its end, and a second run waits for it. Without it, the second
+run would take the first one's live journal for a killed run's and roll it
+back, and both would change the same endpoint's traffic at once. The kernel
+releases the lock when its holder dies, so a killed run never blocks the next.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +32,12 @@ from .config import Settings
 from .gates.rollout import Side, StepResult, judge_step, rollout_verdict
 from .gates.verdict import Verdict
 from .promotion import PromotionRefused, promote_version, required_stages
-from .ledger import missing_gates
+from .ledger import compared_champion, current_commit, missing_gates, record_stage, state_lock_path
 
 JOURNAL = "mlgates.rollout."
 IN_PROGRESS, ROLLED_BACK, DONE = "in_progress", "rolled_back", "done"
+LOCK_TIMEOUT_SECONDS = 900.0
+"""How long a rollout waits for another rollout of the same model to finish."""
 
 
 @dataclass
@@ -75,17 +85,57 @@ def roll_back(adapter: Adapter, endpoint: str, candidate_deployment: str, champi
     return moved
 
 
-def repair_interrupted(adapter: Adapter, settings: Settings) -> list[str]:
-    """Finish the rollback of every rollout a killed run left in progress; returns what was done."""
+@contextlib.contextmanager
+def rollout_lock(settings: Settings, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
+    """Hold the lock that lets one rollout of ``settings.model_name`` run at a time; ConflictError on timeout."""
+    from filelock import FileLock, Timeout
+
+    path = state_lock_path(settings.state_path, f"rollout.{settings.model_name}")
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise ConflictError(f"another rollout of {settings.model_name} has held {path} for over {timeout:g} s; "
+                            f"wait for it to end (or stop it) and run again") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def repair_interrupted(adapter: Adapter, settings: Settings, lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> list[str]:
+    """Finish every rollout a killed run left in progress; returns what was done.
+
+    Waits for a live rollout of the model to end first (its journal says in
+    progress too, but it is not interrupted)."""
+    with rollout_lock(settings, lock_timeout):
+        return _repair_interrupted(adapter, settings)
+
+
+def _repair_interrupted(adapter: Adapter, settings: Settings) -> list[str]:
     done = []
     for model in adapter.list_model_versions(settings.model_name):
         if model.tags.get(JOURNAL + "state") != IN_PROGRESS:
             continue
         endpoint = model.tags.get(JOURNAL + "endpoint", production_endpoint(settings))
         champion_dep = model.tags.get(JOURNAL + "champion_deployment") or None
+        if model.is_champion:
+            # Killed between the compare-and-swap and its journal entry: the candidate won at 100%, so
+            # finish forward; rolling back would serve the old champion while the registry names this one.
+            try:
+                adapter.set_traffic(endpoint, {deployment_name(model): 100})
+                if champion_dep and champion_dep != deployment_name(model):
+                    adapter.delete_deployment(endpoint, champion_dep)
+            except (NotFoundError, NotImplementedError):
+                pass
+            _journal(adapter, model, state=DONE, reason="interrupted after promotion; completed by the next run")
+            done.append(f"{model.id}: an interrupted rollout on {endpoint} had already promoted it; "
+                        f"its traffic was completed to 100%")
+            continue
         roll_back(adapter, endpoint, deployment_name(model), champion_dep)
         _journal(adapter, model, state=ROLLED_BACK, reason="interrupted; rolled back by the next run")
-        adapter.set_tags(model.name, model.version, {"mlgates.gate.promotion_gate": "failed"})
+        # a whole ledger entry (digest, commit, time), so `mlgates status` reads it as failed, not stale
+        record_stage(adapter, model, "promotion_gate", False, current_commit(settings.root))
         done.append(f"{model.id}: an interrupted rollout at {model.tags.get(JOURNAL + 'step', '?')}% on "
                     f"{endpoint} was rolled back to {champion_dep or 'no deployment'}")
     return done
@@ -96,7 +146,8 @@ class Rollout:
 
     def __init__(self, adapter: Adapter, settings: Settings, candidate: ModelVersion, load: LoadDriver,
                  on_step: Callable[[int], None] | None = None,
-                 candidate_options: Mapping[str, Any] | None = None) -> None:
+                 candidate_options: Mapping[str, Any] | None = None,
+                 lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
         self.adapter = adapter
         self.settings = settings
         self.candidate = candidate
@@ -104,6 +155,7 @@ class Rollout:
         self.on_step = on_step
         self.candidate_options = dict(candidate_options or {})
         self.endpoint = production_endpoint(settings)
+        self.lock_timeout = lock_timeout
         self.repairs: list[str] = []
         self.verdict: Verdict | None = None
 
@@ -130,7 +182,12 @@ class Rollout:
             raise ValueError(f"steps must rise within (0, 100] and end at 100, got {steps}")
         if bake <= 0 or p99 <= 0 or not 0 <= max_err < 1:
             raise ValueError("bake_seconds and p99_ms must be positive and max_error_rate in [0, 1)")
-        self.repairs = repair_interrupted(self.adapter, self.settings)
+        with rollout_lock(self.settings, self.lock_timeout):
+            return self._run(steps, bake, p99, max_err)
+
+    def _run(self, steps: list[int], bake: float, p99: float, max_err: float) -> Verdict:
+        r = self.settings.rollout
+        self.repairs = _repair_interrupted(self.adapter, self.settings)
         candidate = self.adapter.get_model_version(self.candidate.name, self.candidate.version)
         if candidate.sha256 != self.candidate.sha256:
             raise PromotionRefused(f"{candidate.id} now has artifact {candidate.sha256[:12]}..., not the "
@@ -143,6 +200,12 @@ class Rollout:
         champion = self.adapter.get_champion(candidate.name)
         if champion is not None and champion.version == candidate.version:
             raise PromotionRefused(f"{candidate.id} is already the champion; nothing to roll out")
+        current = champion.version if champion else None
+        if not override and compared_champion(candidate) != current:
+            # The promotion's compare-and-swap would refuse it at 100%: refuse before production sees it.
+            raise ConflictError(f"cannot roll out {candidate.id}: the champion is now {current or 'none'}, not "
+                                f"{compared_champion(candidate) or 'none'} as the champion gate compared against; "
+                                f"a newer champion exists, so run the champion gate again against it")
         if champion is None:
             steps = [100]  # first deployment: the candidate is the only deployment, still load-checked
         champ_dep = self._ensure_champion_serving(champion) if champion else None
@@ -152,6 +215,7 @@ class Rollout:
         results: list[StepResult] = []
         rollback_seconds: float | None = None
         promoted = False
+        settled = False  # traffic is back on the champion, or the candidate is the champion
         try:
             self.adapter.deploy_to_endpoint(self.endpoint, candidate, cand_dep, detach=True,
                                             traffic={champ_dep: 100, cand_dep: 0} if champ_dep else {cand_dep: 100},
@@ -172,6 +236,7 @@ class Rollout:
                 if step.breach:
                     rollback_seconds = roll_back(self.adapter, self.endpoint, cand_dep, champ_dep)
                     _journal(self.adapter, candidate, state=ROLLED_BACK, reason=step.breach)
+                    settled = True
                     break
             else:
                 try:
@@ -182,17 +247,19 @@ class Rollout:
                 except (ConflictError, PromotionRefused) as exc:
                     rollback_seconds = roll_back(self.adapter, self.endpoint, cand_dep, champ_dep)
                     _journal(self.adapter, candidate, state=ROLLED_BACK, reason=str(exc).splitlines()[0])
+                    settled = True
                     raise AssertionError(f"rollout of {candidate.id} reached 100% but was rolled back: {exc}") from exc
-                promoted = True
+                promoted = settled = True
                 _journal(self.adapter, candidate, state=DONE)
                 if champ_dep:
                     self.adapter.delete_deployment(self.endpoint, champ_dep)
-        except (AssertionError, PromotionRefused):
-            raise
-        except BaseException:
-            # Ctrl-C, a CI timeout, a crash of the load runner: traffic goes back to the champion first.
-            roll_back(self.adapter, self.endpoint, cand_dep, champ_dep)
-            _journal(self.adapter, candidate, state=ROLLED_BACK, reason="interrupted")
+        except BaseException as exc:
+            # Ctrl-C, a CI timeout, a crash of the load runner, an assertion in an on_step hook: traffic goes
+            # back to the champion first (unless it already is there, or the candidate already won).
+            if not settled:
+                roll_back(self.adapter, self.endpoint, cand_dep, champ_dep)
+                _journal(self.adapter, candidate, state=ROLLED_BACK,
+                         reason=f"interrupted: {type(exc).__name__}: {exc}".rstrip(": ")[:300])
             raise
         self.verdict = rollout_verdict(candidate.id, champion.id if champion else None, results, rollback_seconds,
                                        promoted, steps)
