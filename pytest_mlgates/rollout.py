@@ -227,7 +227,11 @@ class Rollout:
                 if self.on_step is not None:
                     self.on_step(pct)
                 load = self.load(self.adapter.get_endpoint(self.endpoint).url, bake)
-                cand = Side.from_samples(*load.by_deployment.get(cand_dep, ([], [])))
+                cand_lat, cand_ok = load.by_deployment.get(cand_dep, ([], []))
+                # Failures no deployment answered for (timeouts, refused connections) count against
+                # the candidate: the gate fails closed rather than lose them.
+                lost = [(lat, ok) for lat, ok in zip(*load.by_deployment.get("", ([], []))) if not ok]
+                cand = Side.from_samples([*cand_lat, *(lat for lat, _ in lost)], [*cand_ok, *(ok for _, ok in lost)])
                 champ = Side.from_samples(*load.by_deployment[champ_dep]) if champ_dep in load.by_deployment else None
                 step = judge_step(pct, cand, champ, p99_ms=p99, max_error_rate=max_err,
                                   compare_to_champion=r.compare_to_champion)

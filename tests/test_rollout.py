@@ -534,3 +534,23 @@ def test_an_interrupted_step_ends_on_the_champion(platform: LocalAdapter, model_
     assert_only_champion(platform, "v1", [pids["v2"]])
     assert repair_interrupted(platform, settings) == []  # nothing left for the next run
 
+
+
+def test_failures_no_deployment_answered_count_against_the_candidate(
+        platform: LocalAdapter, model_dirs: dict[str, Path], tmp_path: Path) -> None:
+    """Client timeouts carry no deployment header; the step must not lose them (fail closed)."""
+    settings = make_settings(tmp_path, steps=[50, 100])
+    make_champion(platform, model_dirs["v1"])
+    candidate = register(platform, model_dirs["v2"], champion="1")
+    real = Recorder(settings)
+
+    def with_lost_requests(url: str, seconds: float) -> StepLoad:
+        load = real(url, seconds)  # real load through the real endpoint...
+        # ...plus requests that timed out at the client, answered by nobody
+        load.by_deployment[""] = ([30000.0] * 50, [False] * 50)
+        return load
+
+    verdict = Rollout(platform, settings, candidate, with_lost_requests).run()
+    assert not verdict.passed and "FAILED at the 50% step" in verdict.message
+    assert "candidate error rate" in verdict.message
+    assert platform.get_champion("eta").version == "1"
