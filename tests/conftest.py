@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -79,3 +80,26 @@ def example_copy(tmp_path: Path) -> Path:
     target = tmp_path / "delivery_eta"
     shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".mlgates", "__pycache__", ".pytest_cache"))
     return target
+
+
+def process_running(pid: int) -> bool:
+    """Whether ``pid`` is a running process; a zombie (dead, not yet reaped) is not."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def processes_mentioning(marker: str) -> list[int]:
+    """Running processes other than this one whose command line contains ``marker``: orphan checks."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline and process_running(int(proc.name)):
+            found.append(int(proc.name))
+    return found

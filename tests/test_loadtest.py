@@ -20,18 +20,9 @@ from pytest_mlgates.loadtest.runner import (
     run_load,
 )
 from pytest_mlgates.serving.demo import TARGET, demo_rows, train_demo_model
+from conftest import processes_mentioning
 
 
-def processes_mentioning(marker: str) -> list[int]:
-    """Live processes whose command line contains ``marker``."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and marker.encode() in (proc / "cmdline").read_bytes():
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from pytest_mlgates.adapters import (
     TrainingSpec,
 )
 from pytest_mlgates.adapters.local import LocalAdapter
+from conftest import process_running as pid_alive
 
 
 def spec(train_script: Path, **hp: object) -> TrainingSpec:
@@ -29,17 +30,6 @@ def spec(train_script: Path, **hp: object) -> TrainingSpec:
                         hyperparameters=hp)
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie is dead for our purposes
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.fixture

@@ -20,22 +20,9 @@ from pytest_mlgates.procs import pid_alive as _alive
 from pytest_mlgates.gates.shadow import ShadowResult, evaluate_shadow
 from pytest_mlgates.serving.demo import TARGET, demo_rows, train_demo_model
 from pytest_mlgates.serving.traffic import TrafficError
+from conftest import processes_mentioning
 
 
-def processes_mentioning(marker: str) -> list[int]:
-    """Live (non-zombie) processes whose command line contains ``marker``."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker in cmdline and state != "Z":
-            found.append(int(proc.name))
-    return found
 
 
 @pytest.fixture(scope="module")

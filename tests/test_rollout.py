@@ -33,6 +33,7 @@ from pytest_mlgates.loadtest.runner import bodies_from_rows, run_load
 from pytest_mlgates.promotion import PromotionRefused, promote_version, required_stages
 from pytest_mlgates.rollout import JOURNAL, Rollout, StepLoad, repair_interrupted
 from pytest_mlgates.serving.demo import TARGET, demo_rows, train_demo_model
+from conftest import processes_mentioning, process_running as alive
 
 ROOT = Path(__file__).resolve().parents[1]
 ENDPOINT = "eta-prod"
@@ -58,28 +59,8 @@ endpoint = "{ENDPOINT}"
 
 # -- helpers ----------------------------------------------------------------------------------------------
 
-def processes_mentioning(marker: str) -> list[int]:
-    """Live (non-zombie) processes other than this one whose command line contains ``marker``."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker.encode() in cmdline and state != "Z":
-            found.append(int(proc.name))
-    return found
 
 
-def alive(pid: int) -> bool:
-    """Whether ``pid`` is a running process (not a zombie)."""
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def make_settings(root: Path, **rollout: Any) -> Settings:

@@ -21,6 +21,7 @@ import pytest
 
 from pytest_mlgates.adapters.local import LocalAdapter
 from pytest_mlgates.serving.demo import demo_rows, train_demo_model
+from conftest import processes_mentioning
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,20 +47,6 @@ margin = 1.0
 CONFTEST = 'pytest_plugins = ["pytest_mlgates.fixtures.staging"]\n'
 
 
-def processes_mentioning(marker: str) -> list[int]:
-    """Live (non-zombie) processes whose command line contains ``marker``."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker.encode() in cmdline and state != "Z":
-            found.append(int(proc.name))
-    return found
 
 
 def make_project(folder: Path, ready_timeout: float = 60) -> Path:
