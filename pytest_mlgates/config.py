@@ -414,6 +414,11 @@ def set_active_settings(settings: Settings | None) -> None:
     _active = settings
 
 
+def peek_active_settings() -> Settings | None:
+    """The settings set by ``set_active_settings``, without loading any."""
+    return _active
+
+
 def active_settings() -> Settings:
     """The settings gate helpers default to: the plugin's, else the nearest pyproject's."""
     global _active

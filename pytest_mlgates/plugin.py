@@ -66,6 +66,12 @@ HELP = {
 
 settings_key = pytest.StashKey[cfg.Settings]()
 run_state_key = pytest.StashKey["RunState"]()
+run_id_key = pytest.StashKey[str]()
+"""Shared by the controller and its xdist workers: names the run's training-job handle files."""
+previous_settings_key = pytest.StashKey["cfg.Settings | None"]()
+marker_settings_key = pytest.StashKey[cfg.Settings]()
+"""On an item: the settings with its marker's keyword arguments applied."""
+report_key = pytest.StashKey[dict[str, Any]]()
 
 
 class RunState:
@@ -179,7 +185,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[settings_key] = settings
     config.stash[run_state_key] = state = RunState()
     config.pluginmanager.register(state, "mlgates-run-state")
-    config.stash[previous_settings_key] = cfg._active
+    config.stash[previous_settings_key] = cfg.peek_active_settings()
     cfg.set_active_settings(settings)
     from .fixtures import FIXTURE_MODULES
 
@@ -193,17 +199,11 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_XdistHooks(), "mlgates-xdist")
 
 
-run_id_key = pytest.StashKey[str]()
-
-
 class _XdistHooks:
     """Hands the controller's run id to every worker, so they share one training job."""
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput["mlgates_run_id"] = node.config.stash[run_id_key]
-
-
-previous_settings_key = pytest.StashKey["cfg.Settings | None"]()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -234,9 +234,6 @@ def _check_marker(item: pytest.Item, mark: pytest.Mark) -> dict[str, Any]:
         raise pytest.UsageError(f"{where} got unknown argument(s) {', '.join(unknown)}; "
                                 f"signature: {text.split(':')[0]}")
     return {accepted[k]: v for k, v in mark.kwargs.items()}
-
-
-marker_settings_key = pytest.StashKey[cfg.Settings]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -390,9 +387,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if warning:
             state.warnings.append(f"WARNING: {warning}")
     config.stash[report_key] = report
-
-
-report_key = pytest.StashKey[dict]()
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
