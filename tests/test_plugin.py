@@ -190,3 +190,14 @@ def test_crashing_training_script_fails_with_its_output(project) -> None:
     result = project(training="hyperparameters = { crash = 1 }").runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*train.py exited with code 3*", "*something went badly wrong*"])
+
+
+def test_missing_platform_settings_are_a_usage_error_naming_the_setting(project, monkeypatch) -> None:
+    for var in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(var, raising=False)
+    result = project().runpytest("--ml-platform", "sagemaker")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*pytest-mlgates:*region*"])
+    # a suite with no platform-bound gate is not held up by the platform's settings
+    pytest_result = project(tests="def test_plain():\n    pass\n").runpytest("--ml-platform", "sagemaker")
+    pytest_result.assert_outcomes(passed=1)
