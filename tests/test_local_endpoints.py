@@ -270,3 +270,36 @@ def test_bad_names_are_refused(platform: LocalAdapter, models: dict[str, ModelVe
         platform.deploy_to_endpoint("../escape", models["blue"], "blue")
     with pytest.raises(ValueError, match="deployment name"):
         platform.deploy_to_endpoint("eta-ok", models["blue"], "blue green")
+
+
+def _wait_gone(platform: LocalAdapter, pids: list[int], limit: float = 30) -> bool:
+    deadline = time.monotonic() + limit
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        for proc in list(platform.endpoints._procs.values()):
+            proc.poll()
+        time.sleep(0.1)
+    return not any(_alive(pid) for pid in pids)
+
+
+@pytest.mark.parametrize("released", [False, True])
+def test_a_detached_server_outlives_its_deployer_only_once_released(
+        platform: LocalAdapter, models: dict[str, ModelVersion], tmp_path: Path, released: bool) -> None:
+    """A deployer killed before it recorded a detached server leaves no orphan; a recorded one lives on."""
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    folder = tmp_path / "detached"
+    folder.mkdir()
+    model_dir = platform.model_path(models["blue"])
+    started = platform.endpoints._start(["model", "--model-dir", str(model_dir), "--sha256", models["blue"].sha256],
+                                        folder, "deployment-x", owner.pid, detached=True)
+    try:
+        if released:
+            platform.endpoints._release(folder, "deployment-x")
+        owner.kill()
+        owner.wait()
+        if released:
+            time.sleep(2.0)  # several watch intervals after the deployer died
+            assert _alive(started["pid"]), "a released (recorded) detached server must outlive its deployer"
+        else:
+            assert _wait_gone(platform, [started["pid"]]), "an unrecorded detached server was orphaned"
+    finally:
+        platform.endpoints._stop(started["pid"])

@@ -153,13 +153,19 @@ class LocalEndpoints:
         return [rec["router"]["pid"], *(d["pid"] for d in rec["deployments"].values())]
 
     # -- processes ------------------------------------------------------------
-    def _start(self, args: list[str], folder: Path, label: str, watch_pid: int | None) -> dict[str, Any]:
+    def _start(self, args: list[str], folder: Path, label: str, watch_pid: int | None,
+               detached: bool = False) -> dict[str, Any]:
+        """Start one server; a ``detached`` one still watches ``watch_pid`` until ``_release``."""
         ready = folder / f"{label}.ready.json"
         ready.unlink(missing_ok=True)
         log = folder / f"{label}.log"
         command = [self.python, "-m", "pytest_mlgates.serving", *args, "--ready-file", str(ready)]
         if watch_pid:
             command += ["--watch-pid", str(watch_pid)]
+        if detached:
+            release = folder / f"{label}.detached"
+            release.unlink(missing_ok=True)
+            command += ["--release-file", str(release)]
         # One math thread per server, unless the user chose: several servers share these cores,
         # and OpenMP/BLAS pools spin-waiting against each other turn 10 ms predictions into seconds.
         env = {**{var: "1" for var in SERVING_THREAD_VARS}, **os.environ}
@@ -185,6 +191,12 @@ class LocalEndpoints:
         except BaseException:
             self._stop(proc.pid)
             raise
+
+    @staticmethod
+    def _release(folder: Path, *labels: str) -> None:
+        """Let recorded detached servers stop watching their deployer (they outlive it from now on)."""
+        for label in labels:
+            (folder / f"{label}.detached").touch()
 
     def _stop(self, pid: int, grace: float = STOP_GRACE_SECONDS) -> None:
         """Stop a server's whole process group: SIGTERM, wait, SIGKILL; reap it if it is our child."""
@@ -252,7 +264,10 @@ class LocalEndpoints:
         outlive it.
         """
         _check_name(deployment_name, "deployment name")
-        owner = None if detach else (watch_pid or os.getpid())
+        # A detached server outlives its deployer only once it is recorded (see _release): until
+        # then it watches the deployer like any other, so a deployer killed mid-way leaves nothing.
+        watcher = watch_pid or os.getpid()
+        owner = None if detach else watcher
         folder = self._dir(endpoint_name)
         with self._lock(endpoint_name):
             rec = self._read(endpoint_name)
@@ -268,7 +283,7 @@ class LocalEndpoints:
                     args += [f"--{flag}", repr(float(value))]
             if seed is not None:
                 args += ["--seed", str(seed)]
-            started = self._start(args, folder, f"deployment-{deployment_name}", owner)
+            started = self._start(args, folder, f"deployment-{deployment_name}", watcher, detach)
             info = {**started, "model": model.id, "version": model.version, "sha256": model.sha256,
                     "model_dir": str(model_dir), "started_at": time.time(),
                     "faults": {k.replace("-", "_"): v for k, v in faults.items() if v is not None}}
@@ -284,9 +299,11 @@ class LocalEndpoints:
                     router_args = ["router", "--config", str(folder / "router.json"), "--name", endpoint_name]
                     if seed is not None:
                         router_args += ["--seed", str(seed)]
-                    rec["router"] = self._start(router_args, folder, "router", owner)
+                    rec["router"] = self._start(router_args, folder, "router", watcher, detach)
                     rec["url"] = rec["router"]["url"]
                     self._write(rec)
+                    if detach:
+                        self._release(folder, "router", f"deployment-{deployment_name}")
                     return self._endpoint(rec)
                 old = rec["deployments"].get(deployment_name)
                 deployments = {**rec["deployments"], deployment_name: info}
@@ -296,6 +313,8 @@ class LocalEndpoints:
                 rec = {**rec, "deployments": deployments, "traffic": live, "mirror": mirror}
                 self._router_put(rec)
                 self._write(rec)
+                if detach:
+                    self._release(folder, f"deployment-{deployment_name}")
             except BaseException:
                 self._stop(started["pid"])
                 if creating:  # leave no half-made endpoint behind

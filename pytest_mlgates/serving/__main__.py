@@ -37,12 +37,19 @@ def _env_float(name: str, default: float) -> float:
         raise SystemExit(f"{name}={value!r} is not a number") from None
 
 
-def _watch(pid: int, interval: float = 0.5) -> None:
-    """Terminate this process once ``pid`` no longer exists."""
+def _watch(pid: int, release_file: str | None = None, interval: float = 0.5) -> None:
+    """Terminate this process once ``pid`` no longer exists, unless ``release_file`` appeared first.
+
+    A detached server is started watching its deployer all the same and is
+    released only once the deployer has recorded it: a deployer killed in
+    between leaves no server that nothing knows about.
+    """
 
     def loop() -> None:
         while True:
             time.sleep(interval)
+            if release_file and os.path.exists(release_file):
+                return
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
@@ -90,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--port", type=int, default=0, help="0 picks a free port")
         p.add_argument("--ready-file", help="write {pid, port, url} here once serving")
         p.add_argument("--watch-pid", type=int, help="exit when this process is gone")
+        p.add_argument("--release-file", help="stop watching --watch-pid once this file exists (detach)")
         p.add_argument("--seed", type=int, default=None)
     m = sub.choices["model"]
     m.add_argument("--model-dir", required=True)
@@ -108,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.watch_pid:
-        _watch(args.watch_pid)
+        _watch(args.watch_pid, args.release_file)
     sock = _bind(args.port)
     if args.command == "model":
         from ..contract import ContractError
