@@ -201,7 +201,9 @@ def test_a_candidate_failing_at_50_percent_is_rolled_back(platform: LocalAdapter
     # The client's view, counted from raw locust samples: only candidate requests of the breaching step failed.
     assert len(load.steps) == 2
     ten, fifty = (step.by_deployment for step in load.steps)
-    assert set(ten) == {"v1", "v2"} and set(fifty) == {"v1", "v2"}  # every request attributed to one of them
+    # every request attributed to one of them; with a 1.2 s candidate the few closed-loop users can all
+    # be waiting on it for the whole 50% bake, so the champion is not guaranteed a request there
+    assert set(ten) == {"v1", "v2"} and "v2" in fifty and set(fifty) <= {"v1", "v2"}
     failed = {(pct, dep): oks.count(False) for pct, by in ((10, ten), (50, fifty)) for dep, (_, oks) in by.items()}
     exposed = len(fifty["v2"][1])
     if "error_rate" in fault:
