@@ -261,9 +261,15 @@ class Rollout:
             # Ctrl-C, a CI timeout, a crash of the load runner, an assertion in an on_step hook: traffic goes
             # back to the champion first (unless it already is there, or the candidate already won).
             if not settled:
-                roll_back(self.adapter, self.endpoint, cand_dep, champ_dep)
-                _journal(self.adapter, candidate, state=ROLLED_BACK,
-                         reason=f"interrupted: {type(exc).__name__}: {exc}".rstrip(": ")[:300])
+                reason = f"interrupted: {type(exc).__name__}: {exc}".rstrip(": ")[:300]
+                current = self.adapter.get_champion(candidate.name)
+                if current is not None and current.version == candidate.version:
+                    # Interrupted after the compare-and-swap committed: the registry names the candidate,
+                    # so traffic stays on it (it already serves 100%) rather than on a former champion.
+                    _journal(self.adapter, candidate, state=DONE, reason=f"{reason}; after promotion")
+                else:
+                    roll_back(self.adapter, self.endpoint, cand_dep, champ_dep)
+                    _journal(self.adapter, candidate, state=ROLLED_BACK, reason=reason)
             raise
         self.verdict = rollout_verdict(candidate.id, champion.id if champion else None, results, rollback_seconds,
                                        promoted, steps)

@@ -537,3 +537,33 @@ def test_failures_no_deployment_answered_count_against_the_candidate(
     assert not verdict.passed and "FAILED at the 50% step" in verdict.message
     assert "candidate error rate" in verdict.message
     assert platform.get_champion("eta").version == "1"
+
+
+class _CtrlCAfterPromotion(LocalAdapter):
+    """The local platform, with a Ctrl-C landing right after the promotion committed (once)."""
+
+    fired = False
+
+    def set_tags(self, model_name: str, version: str, tags: Any) -> ModelVersion:
+        if not self.fired and tags.get(JOURNAL + "state") == "done":
+            type(self).fired = True
+            raise KeyboardInterrupt
+        return super().set_tags(model_name, version, tags)
+
+
+def test_an_interrupt_after_the_promotion_keeps_the_new_champion_serving(
+        platform: LocalAdapter, model_dirs: dict[str, Path], tmp_path: Path) -> None:
+    """Ctrl-C between the compare-and-swap and the journal: traffic stays on the candidate the registry names."""
+    settings = make_settings(tmp_path, steps=[50, 100])
+    make_champion(platform, model_dirs["v1"])
+    candidate = register(platform, model_dirs["v2"], champion="1")
+    interrupted = _CtrlCAfterPromotion(state_dir=platform.state_dir)
+    with pytest.raises(KeyboardInterrupt):
+        Rollout(interrupted, settings, candidate, Recorder(settings)).run()
+    assert platform.get_champion("eta").version == "2"
+    assert platform.get_endpoint(ENDPOINT).traffic.get("v2") == 100  # not rolled back to the former champion
+    assert journal(platform, "2")["state"] == "in_progress"  # the journal write was what the interrupt hit...
+    assert repair_interrupted(platform, settings) == [   # ...so the next run completes it forward
+        f"eta:2: an interrupted rollout on {ENDPOINT} had already promoted it; its traffic was completed to 100%"]
+    assert journal(platform, "2")["state"] == "done"
+    interrupted.endpoints._procs.clear()  # the servers are detached; the platform fixture deletes them
