@@ -19,7 +19,6 @@ import os
 import subprocess
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 from .adapters.base import Adapter, ModelVersion
 
@@ -99,9 +98,3 @@ def override_tags(who: str, why: str) -> dict[str, str]:
     """The audit record of an emergency promotion that skipped the ledger check."""
     return {OVERRIDE_TAG: "true", f"{OVERRIDE_TAG}.by": who, f"{OVERRIDE_TAG}.reason": why,
             f"{OVERRIDE_TAG}.at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-
-
-def state_lock_path(state_dir: Path, name: str) -> Path:
-    path = state_dir / "locks"
-    path.mkdir(parents=True, exist_ok=True)
-    return path / f"{name}.lock"

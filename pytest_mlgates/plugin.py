@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from . import config as cfg
-from .adapters import KNOWN_ADAPTERS, MissingSDKError, UnknownPlatformError, validate_platform_name
+from .adapters import MissingSDKError, UnknownPlatformError, check_sdk_installed, validate_platform_name
 from .gates import verdict as verdicts
 
 STAGES = ("smoke", "champion_gate", "load_gate", "shadow_gate", "promotion_gate", "drift_gate")
@@ -148,24 +148,6 @@ def _pyproject_for(config: pytest.Config) -> Path | None:
     return cfg.find_pyproject(Path(config.rootpath))
 
 
-def _sdk_probe(name: str) -> None:
-    """Fail fast, without importing it, when a known platform's SDK is missing."""
-    import importlib.util
-
-    probes = {"sagemaker": "boto3", "azureml": "azure.ai.ml", "vertex": "google.cloud.aiplatform"}
-    module = probes.get(name)
-    if module is None:
-        return
-    try:
-        found = importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        found = False
-    if not found:
-        extra = KNOWN_ADAPTERS[name][1]
-        raise MissingSDKError(f"the {name!r} platform needs {module}, which is not installed; "
-                              f"install it with: pip install 'pytest-mlgates[{extra}]'")
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     for marker, (text, _) in MARKERS.items():
@@ -177,7 +159,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         settings = cfg.load_settings(_pyproject_for(config), cli=cli, ini=ini)
         validate_platform_name(settings.platform)
-        _sdk_probe(settings.platform)
+        check_sdk_installed(settings.platform)
     except UnknownPlatformError as exc:
         raise pytest.UsageError(f"{exc} (platform from {settings.source_of('platform')})") from None
     except (cfg.ConfigError, MissingSDKError) as exc:

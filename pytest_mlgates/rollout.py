@@ -32,7 +32,7 @@ from .config import Settings
 from .gates.rollout import Side, StepResult, judge_step, rollout_verdict
 from .gates.verdict import Verdict
 from .promotion import PromotionRefused, promote_version, required_stages
-from .ledger import compared_champion, current_commit, missing_gates, record_stage, state_lock_path
+from .ledger import compared_champion, current_commit, missing_gates, record_stage
 
 JOURNAL = "mlgates.rollout."
 IN_PROGRESS, ROLLED_BACK, DONE = "in_progress", "rolled_back", "done"
@@ -90,7 +90,9 @@ def rollout_lock(settings: Settings, timeout: float = LOCK_TIMEOUT_SECONDS) -> I
     """Hold the lock that lets one rollout of ``settings.model_name`` run at a time; ConflictError on timeout."""
     from filelock import FileLock, Timeout
 
-    path = state_lock_path(settings.state_path, f"rollout.{settings.model_name}")
+    folder = settings.state_path / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"rollout.{settings.model_name}.lock"
     lock = FileLock(str(path))
     try:
         lock.acquire(timeout=timeout)
@@ -168,7 +170,6 @@ class Rollout:
         except NotFoundError:
             pass
         self.adapter.deploy_to_endpoint(self.endpoint, champion, name, traffic={name: 100}, detach=True)
-        self.adapter.set_traffic(self.endpoint, {name: 100})
         return name
 
     def run(self, steps: Sequence[int] | None = None, bake_seconds: float | None = None,

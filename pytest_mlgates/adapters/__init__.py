@@ -40,6 +40,28 @@ KNOWN_ADAPTERS: dict[str, tuple[str, str | None]] = {
 }
 
 
+#: name -> the SDK module a known platform needs, looked up (never imported) to fail fast
+SDK_MODULES: dict[str, str] = {
+    "sagemaker": "boto3",
+    "azureml": "azure.ai.ml",
+    "vertex": "google.cloud.aiplatform",
+}
+
+
+def check_sdk_installed(name: str) -> None:
+    """Raise MissingSDKError naming the pip extra when a known platform's SDK is absent."""
+    module = SDK_MODULES.get(name)
+    if module is None:
+        return
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        found = False
+    if not found:
+        raise MissingSDKError(f"the {name!r} platform needs {module}, which is not installed; "
+                              f"install it with: pip install 'pytest-mlgates[{KNOWN_ADAPTERS[name][1]}]'")
+
+
 #: name -> "module:function" that validates the platform's own settings table without importing its SDK
 SETTINGS_CHECKS: dict[str, str] = {
     "sagemaker": "pytest_mlgates.adapters.sagemaker_settings:parse_settings",
@@ -135,6 +157,7 @@ __all__ = [
     "TrainingSpec",
     "UnknownPlatformError",
     "available_platforms",
+    "check_sdk_installed",
     "check_platform_settings",
     "get_adapter",
     "get_adapter_class",
