@@ -48,11 +48,12 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pytest_mlgates.records import DeployOptions, Faults
 from pytest_mlgates.adapters.local import LocalAdapter  # noqa: E402
 from pytest_mlgates.config import RolloutSettings, Settings, TrainingSettings  # noqa: E402
-from pytest_mlgates.ledger import record_stage  # noqa: E402
+from pytest_mlgates.release.ledger import record_stage  # noqa: E402
 from pytest_mlgates.loadtest.runner import bodies_from_rows, run_load  # noqa: E402
-from pytest_mlgates.rollout import Rollout, StepLoad  # noqa: E402
+from pytest_mlgates.release.rollout import Rollout, StepLoad  # noqa: E402
 from pytest_mlgates.serving.demo import TARGET, demo_rows, train_demo_model  # noqa: E402
 
 ENDPOINT = "eta-prod"
@@ -108,7 +109,7 @@ def one_run(adapter: LocalAdapter, settings: Settings, candidate: Any, bodies: l
     hammer = Hammer(adapter.get_endpoint(ENDPOINT).url, bodies[0])
     hammer.start()
     try:
-        verdict = Rollout(adapter, settings, candidate, load, candidate_options={"error_rate": 1.0}).run(
+        verdict = Rollout(adapter, settings, candidate, load, candidate_faults=Faults(error_rate=1.0)).run(
             steps=[50, 100], bake_seconds=bake)
         returned = time.monotonic()
         time.sleep(0.5)  # keep hammering: every request after the switch must be the champion's
@@ -144,7 +145,7 @@ def bench_rollback(runs: int, bake: float) -> None:
             models.append(record_stage(adapter, model, "load_gate", True, "bench"))
         adapter.promote("eta", "1", None)
         champion = adapter.get_model_version("eta", "1")
-        adapter.deploy_to_endpoint(ENDPOINT, champion, "v1", detach=True)
+        adapter.deploy_to_endpoint(ENDPOINT, champion, "v1", DeployOptions(outlive_run=True))
         bodies = bodies_from_rows(demo_rows(200, seed=5).drop(columns=[TARGET]))
         try:
             results = []

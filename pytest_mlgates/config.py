@@ -136,9 +136,8 @@ class Settings:
     shadow: ShadowSettings = field(default_factory=ShadowSettings)
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
     drift: DriftSettings = field(default_factory=DriftSettings)
-    sagemaker: dict[str, Any] = field(default_factory=dict)
-    azureml: dict[str, Any] = field(default_factory=dict)
-    vertex: dict[str, Any] = field(default_factory=dict)
+    platforms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Each platform's own raw table (``[tool.mlgates.<platform>]``), parsed by its adapter's settings module."""
     # Run-level values (from CLI/env only): how workflow jobs hand on a candidate.
     job: str = ""
     model_version: str = ""
@@ -162,9 +161,15 @@ class Settings:
     def source_of(self, key: str) -> str:
         return self.sources.get(key, "default")
 
+    def platform_table(self, name: str) -> dict[str, Any]:
+        """The raw ``[tool.mlgates.<name>]`` table (empty when it is not in the configuration)."""
+        return dict(self.platforms.get(name, {}))
+
 
 # Keys that only make sense per run, never in pyproject.
 RUN_KEYS = ("job", "model_version", "endpoint", "report", "keep_endpoint", "root")
+# Keys that are not ``[tool.mlgates]`` keys themselves.
+INTERNAL_KEYS = (*RUN_KEYS, "sources", "platforms")
 # (settings key, CLI dest, env var, ini key)
 OPTION_KEYS: tuple[tuple[str, str, str, str | None], ...] = (
     ("platform", "ml_platform", "ML_PLATFORM", None),
@@ -181,14 +186,19 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """Check (and, for strings from env/CLI, convert) ``value`` against ``tp``."""
+_PLURAL = {str: "strings", int: "integers", float: "numbers", bool: "booleans"}
+
+
+def _coerce(value: Any, tp: Any, where: str, text: bool = True) -> Any:
+    """Check ``value`` against ``tp``; with ``text``, strings (from env/CLI) are converted too."""
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where} must be a table, got {value!r}")
         return _build(tp, value, where)
-    if tp is bool:
+    if isinstance(value, str) and not text and tp in (bool, int, float):
+        pass  # a quoted value where TOML can write the real type: refused below
+    elif tp is bool:
         if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
             return value.lower() in ("1", "true", "yes", "on")
         if isinstance(value, bool):
@@ -217,31 +227,77 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     elif origin is list:
         (item,) = typing.get_args(tp)
         if isinstance(value, (list, tuple)):
-            return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+            return [_coerce(v, item, f"{where}[{i}]", text) for i, v in enumerate(value)]
     elif origin is dict:
         key_tp, val_tp = typing.get_args(tp)
         if isinstance(value, Mapping):
-            return {str(k): _coerce(v, val_tp, f"{where}.{k}") if val_tp is not Any else v
-                    for k, v in value.items()}
+            if val_tp is Any:
+                return {str(k): v for k, v in value.items()}
+            try:
+                return {str(k): _coerce(v, val_tp, f"{where}.{k}", text) for k, v in value.items()}
+            except ConfigError:
+                if val_tp not in _PLURAL:
+                    raise
+        if val_tp in _PLURAL:
+            raise ConfigError(f"{where} must be a table of {_PLURAL[val_tp]}, got {value!r}")
     elif origin in (typing.Union, types.UnionType):
         for option in typing.get_args(tp):
             try:
-                return _coerce(value, option, where)
+                return _coerce(value, option, where, text)
             except ConfigError:
                 continue
     raise ConfigError(f"{where} must be of type {_type_name(tp)}, got {value!r}")
 
 
-def _build(cls: Any, table: Mapping[str, Any], where: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
+def _unknown_keys(table: Mapping[str, Any], names: set[str], where: str, hint: str = "") -> None:
     unknown = sorted(set(table) - names)
     if unknown:
         raise ConfigError(
             f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} in [{where}]; "
-            f"valid keys: {', '.join(sorted(n for n in names if n not in RUN_KEYS + ('sources',)))}"
+            f"valid keys: {', '.join(sorted(n for n in names if n not in INTERNAL_KEYS))}{hint}"
         )
+
+
+def _build(cls: Any, table: Mapping[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    _unknown_keys(table, {f.name for f in dataclasses.fields(cls) if f.init}, where)
     return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in table.items()})
+
+
+T = typing.TypeVar("T")
+
+
+def coerce_table(
+    table: str,
+    raw: Mapping[str, Any] | None,
+    cls: type[T],
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    required: Mapping[str, str] | None = None,
+    unknown_hint: str = "",
+) -> T:
+    """Build the frozen dataclass ``cls`` from a platform's raw TOML table ``[tool.mlgates.<table>]``.
+
+    The one coercer every platform's settings use: unknown keys, wrong types
+    (a quoted number included) and missing required keys are ConfigErrors
+    that name ``[tool.mlgates.<table>] key``. ``defaults`` fill keys the table
+    leaves empty (e.g. a region from the environment); ``required`` maps each
+    required key to an example line to add; ``unknown_hint`` ends the
+    unknown-key message (e.g. where credentials come from instead).
+    """
+    where = f"[tool.mlgates.{table}]"
+    raw = dict(raw or {})
+    hints = typing.get_type_hints(cls)
+    _unknown_keys(raw, set(hints) & {f.name for f in dataclasses.fields(cls)}, where[1:-1], unknown_hint)
+    values = {k: _coerce(v.strip() if isinstance(v, str) else v, hints[k], f"{where} {k}", text=False)
+              for k, v in raw.items()}
+    for key, value in (defaults or {}).items():
+        if not values.get(key) and value:
+            values[key] = value
+    for key, example in (required or {}).items():
+        if not values.get(key):
+            raise ConfigError(f"{where} {key} is required for the {table} platform; add {example}")
+    return cls(**values)
 
 
 def _validate(settings: Settings) -> None:
@@ -324,6 +380,15 @@ def parse_hyperparameters(items: str | list[str], where: str) -> dict[str, Any]:
     return parsed
 
 
+def platform_names() -> set[str]:
+    """Built-in and registered platform names: each may have its own ``[tool.mlgates.<name>]`` table."""
+    from importlib.metadata import entry_points
+
+    from .adapters.platforms import PLATFORMS
+
+    return set(PLATFORMS) | {ep.name for ep in entry_points(group="pytest_mlgates.adapters")}
+
+
 def find_pyproject(start: Path) -> Path | None:
     """The nearest pyproject.toml at or above ``start``."""
     for folder in (start, *start.parents):
@@ -392,7 +457,12 @@ def load_settings(
         table["training"], sources["training"] = training, flag
     root = pyproject.parent if pyproject else Path.cwd()
     table.setdefault("model_name", root.resolve().name)
+    platforms = {name: table.pop(name) for name in list(table) if name in platform_names()}
     try:
+        for name, raw in platforms.items():
+            if not isinstance(raw, Mapping):
+                raise ConfigError(f"[tool.mlgates.{name}] must be a table, got {raw!r}")
+        table["platforms"] = platforms
         settings: Settings = _build(Settings, table, where)
         settings = dataclasses.replace(settings, root=str(root), sources=sources)
         _validate(settings)
@@ -403,25 +473,3 @@ def load_settings(
                 message += f" (set by {source})"
         raise ConfigError(f"{message} [{pyproject or 'no pyproject.toml'}]") from None
     return settings
-
-
-_active: Settings | None = None
-
-
-def set_active_settings(settings: Settings | None) -> None:
-    """Make ``settings`` the defaults of the gate helpers (the plugin does this at start-up)."""
-    global _active
-    _active = settings
-
-
-def peek_active_settings() -> Settings | None:
-    """The settings set by ``set_active_settings``, without loading any."""
-    return _active
-
-
-def active_settings() -> Settings:
-    """The settings gate helpers default to: the plugin's, else the nearest pyproject's."""
-    global _active
-    if _active is None:
-        _active = load_settings(find_pyproject(Path.cwd()))
-    return _active

@@ -19,29 +19,44 @@ import pytest
 
 from . import config as cfg
 from .adapters import MissingSDKError, UnknownPlatformError, check_sdk_installed, validate_platform_name
-from .gates import verdict as verdicts
-
-STAGES = ("smoke", "champion_gate", "load_gate", "shadow_gate", "promotion_gate", "drift_gate")
+from .gates import context
+from .gates.verdict import Verdict
+from .stages import (
+    CHAMPION_GATE,
+    DRIFT_GATE,
+    LEDGER_STAGES,
+    LOAD_GATE,
+    PLATFORM_STAGES,
+    PROMOTION_GATE,
+    SHADOW_GATE,
+    SMOKE,
+    STAGES,
+)
+from .stash import (
+    current_candidate,
+    current_job_name,
+    item_settings_key,
+    report_key,
+    run_id_key,
+    settings_key,
+)
 
 #: marker -> (help written as a signature, keyword arguments it accepts -> settings path)
 MARKERS: dict[str, tuple[str, dict[str, str]]] = {
-    "smoke": ("smoke(): stage 1, pull request: train on a small sample, no cloud cost.", {}),
-    "champion_gate": (
+    SMOKE: ("smoke(): stage 1, pull request: train on a small sample, no cloud cost.", {}),
+    CHAMPION_GATE: (
         "champion_gate(*, metric=None, tolerance=None, absolute_tolerance=None, no_champion=None): "
         "stage 2: full training on the platform, challenger vs champion.",
         {"metric": "metric", "tolerance": "tolerance", "absolute_tolerance": "absolute_tolerance",
          "no_champion": "no_champion"},
     ),
-    "load_gate": ("load_gate(*, p99_ms=None, max_error_rate=None): stage 3: load test of the staging endpoint.",
+    LOAD_GATE: ("load_gate(*, p99_ms=None, max_error_rate=None): stage 3: load test of the staging endpoint.",
                   {"p99_ms": "load.p99_ms", "max_error_rate": "load.max_error_rate"}),
-    "shadow_gate": ("shadow_gate(*, margin=None, min_agreement=None): stage 3: shadow test against the champion.",
+    SHADOW_GATE: ("shadow_gate(*, margin=None, min_agreement=None): stage 3: shadow test against the champion.",
                     {"margin": "shadow.margin", "min_agreement": "shadow.min_agreement"}),
-    "promotion_gate": ("promotion_gate(): stage 4: progressive rollout to production with automatic rollback.", {}),
-    "drift_gate": ("drift_gate(): feature drift check that triggers retraining.", {}),
+    PROMOTION_GATE: ("promotion_gate(): stage 4: progressive rollout to production with automatic rollback.", {}),
+    DRIFT_GATE: ("drift_gate(): feature drift check that triggers retraining.", {}),
 }
-
-#: Stages whose verdict is written on the candidate's registry entry.
-LEDGER_STAGES = ("champion_gate", "load_gate", "shadow_gate", "promotion_gate")
 
 #: Extra seconds beyond a stage's configured deadline before pytest-timeout fires.
 TIMEOUT_MARGIN_SECONDS = 120.0
@@ -64,14 +79,16 @@ HELP = {
     "config": "pyproject.toml holding [tool.mlgates] (default: the one at the rootdir or above).",
 }
 
-settings_key = pytest.StashKey[cfg.Settings]()
 run_state_key = pytest.StashKey["RunState"]()
-run_id_key = pytest.StashKey[str]()
-"""Shared by the controller and its xdist workers: names the run's training-job handle files."""
-previous_settings_key = pytest.StashKey["cfg.Settings | None"]()
-marker_settings_key = pytest.StashKey[cfg.Settings]()
-"""On an item: the settings with its marker's keyword arguments applied."""
-report_key = pytest.StashKey[dict[str, Any]]()
+sink_key = pytest.StashKey["_TestSink"]()
+
+
+class _TestSink:
+    """What a running test offers the gate helpers (gates.context): its settings, a list for verdicts."""
+
+    def __init__(self, settings: cfg.Settings) -> None:
+        self.settings = settings
+        self.verdicts: list[Verdict] = []
 
 
 class RunState:
@@ -167,8 +184,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[settings_key] = settings
     config.stash[run_state_key] = state = RunState()
     config.pluginmanager.register(state, "mlgates-run-state")
-    config.stash[previous_settings_key] = cfg.peek_active_settings()
-    cfg.set_active_settings(settings)
     from .fixtures import FIXTURE_MODULES
 
     for module in FIXTURE_MODULES:
@@ -186,12 +201,6 @@ class _XdistHooks:
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput["mlgates_run_id"] = node.config.stash[run_id_key]
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    # Restore, not clear: an inline pytester run must not reset its host run's settings.
-    if previous_settings_key in config.stash:
-        cfg.set_active_settings(config.stash[previous_settings_key])
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -223,8 +232,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     timeout_plugin = config.pluginmanager.hasplugin("timeout")
     user_timeout = timeout_plugin and (config.getoption("timeout", None) is not None
                                        or config.getini("timeout") not in (None, "", "0", 0))
-    platform_stages = {"champion_gate", "load_gate", "shadow_gate", "promotion_gate"}
-    if any(m.name in platform_stages for item in items for m in _stages_of(item)):
+    if any(m.name in PLATFORM_STAGES for item in items for m in _stages_of(item)):
         from .adapters import check_platform_settings
 
         try:
@@ -238,7 +246,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             overrides.update(_check_marker(item, mark))
         if overrides:
             try:
-                item.stash[marker_settings_key] = cfg.with_overrides(settings, overrides, item.nodeid)
+                item.stash[item_settings_key] = cfg.with_overrides(settings, overrides, item.nodeid)
             except cfg.ConfigError as exc:
                 raise pytest.UsageError(str(exc)) from None
         if timeout_plugin and not user_timeout and marks and item.get_closest_marker("timeout") is None:
@@ -251,24 +259,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def stage_timeout(settings: cfg.Settings, stages: set[str]) -> float | None:
     """Default pytest-timeout for a gate test: the stage's own deadline plus a margin."""
     seconds = 0.0
-    if stages & {"champion_gate", "smoke"}:
+    if stages & {CHAMPION_GATE, SMOKE}:
         seconds = max(seconds, settings.training.timeout_minutes * 60.0)
-    if stages & {"load_gate", "shadow_gate"}:
+    if stages & {LOAD_GATE, SHADOW_GATE}:
         seconds = max(seconds, settings.load.duration + DEPLOY_ALLOWANCE_SECONDS)
-    if "promotion_gate" in stages:
+    if PROMOTION_GATE in stages:
         rollout = settings.rollout
         seconds = max(seconds, rollout.bake_seconds * len(rollout.steps) + DEPLOY_ALLOWANCE_SECONDS)
     return seconds + TIMEOUT_MARGIN_SECONDS if seconds else None
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    if marker_settings_key in item.stash:
-        cfg.set_active_settings(item.stash[marker_settings_key])
-
-
-def pytest_runtest_teardown(item: pytest.Item) -> None:
-    if marker_settings_key in item.stash:
-        cfg.set_active_settings(item.config.stash[settings_key])
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, None]:
+    """Make this test current for the gate helpers: they judge by its settings and hand it their verdicts."""
+    if settings_key not in item.config.stash:  # another pytest-mlgates run's item (nested pytester)
+        yield
+        return
+    settings = item.stash.get(item_settings_key, None) or item.config.stash[settings_key]
+    item.stash[sink_key] = sink = _TestSink(settings)
+    with context.running(sink):
+        yield
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -276,13 +286,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     # Runs where the test ran (an xdist worker too): move this phase's verdicts
     # and the candidate into user_properties, which travel back to the controller
     # and into JUnit XML.
-    for verdict in verdicts.drain():
+    sink = item.stash.get(sink_key, None)
+    drained, sink_verdicts = (list(sink.verdicts), sink.verdicts) if sink is not None else ([], [])
+    sink_verdicts.clear()
+    for verdict in drained:
         item.user_properties.append(("mlgates.verdict", json.dumps(verdict.to_dict(), default=str)))
         for key, value in verdict.figures.items():
             if isinstance(value, (int, float, str, bool)):
                 item.user_properties.append((f"mlgates.{verdict.gate}.{key}", value))
-    from .fixtures.core import current_candidate, current_job_name
-
     candidate = current_candidate(item.config)
     if candidate and not any(k == "mlgates.candidate" for k, _ in item.user_properties):
         item.user_properties.append(("mlgates.candidate", json.dumps(candidate)))
@@ -294,7 +305,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def build_run_report(config: pytest.Config) -> dict[str, Any]:
     """The run's figures as one dict: JSON report, step summary and Slack all use it."""
-    from .ledger import current_commit
+    from .release.ledger import current_commit
     from .report import merged_outputs
 
     settings, state = config.stash[settings_key], config.stash[run_state_key]
@@ -323,14 +334,14 @@ def _record_ledger(config: pytest.Config, report: dict[str, Any]) -> list[str]:
     if not candidate or not stages:
         return []
     from .adapters import get_adapter
-    from .ledger import NO_CHAMPION, record_stage
+    from .release.ledger import NO_CHAMPION, record_stage
 
     adapter = get_adapter(settings.platform, settings)
     try:
         model = adapter.get_model_version(candidate["name"], candidate["version"])
         lines = []
         for stage, outcome in stages.items():
-            champion = (candidate.get("champion") or NO_CHAMPION) if stage == "champion_gate" else None
+            champion = (candidate.get("champion") or NO_CHAMPION) if stage == CHAMPION_GATE else None
             model = record_stage(adapter, model, stage, outcome == "passed", report["commit"], champion)
             lines.append(f"ledger: {model.id} mlgates.gate.{stage} = {outcome}")
         return lines

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlgates.adapters import TrainingSpec
+from pytest_mlgates.records import TrainingSpec
 from pytest_mlgates.adapters.local import LocalAdapter
 from pytest_mlgates.cli import main
 from pytest_mlgates.config import load_settings
-from pytest_mlgates.ledger import record_stage
+from pytest_mlgates.release.ledger import record_stage
 
 from conftest import write_project
 

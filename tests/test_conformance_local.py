@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
-from conformance import COMMIT, EndpointConformance, JobConformance, JobDriver, RegistryConformance
-from pytest_mlgates.adapters.base import Adapter, TrainingJob, TrainingSpec
+from pytest_mlgates.testing.conformance import COMMIT, EndpointConformance, JobConformance, JobDriver, RegistryConformance
+from pytest_mlgates.adapters.base import Adapter
+from pytest_mlgates.records import TrainingJob, TrainingSpec
 from pytest_mlgates.adapters.local import LocalAdapter
 
 CONTROLLED_SCRIPT = textwrap.dedent('''

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from conformance import (
+from pytest_mlgates.testing.conformance import (
     COMMIT,
     EndpointConformance,
     FaultConformance,
@@ -25,7 +25,8 @@ from conformance import (
     JobDriver,
     RegistryConformance,
 )
-from pytest_mlgates.adapters.base import Adapter, TrainingJob, TrainingSpec
+from pytest_mlgates.adapters.base import Adapter
+from pytest_mlgates.records import TrainingJob, TrainingSpec
 from pytest_mlgates.adapters.sagemaker import SageMakerAdapter
 from pytest_mlgates.config import Settings
 from test_sagemaker import Fault, MotoHarness, aws_env, moto, project, sagemaker_table  # noqa: F401
@@ -80,7 +81,7 @@ class MotoFaults(FaultInjector):
 @pytest.fixture
 def adapter_factory(moto: MotoHarness, project: Path) -> Callable[[], Adapter]:  # noqa: F811
     settings = Settings(platform="sagemaker", model_name="eta", root=str(project),
-                        sagemaker=sagemaker_table(moto, retry_base_seconds=0.0))
+                        platforms={"sagemaker": sagemaker_table(moto, retry_base_seconds=0.0)})
     # real sleep and clock: concurrent promotions really wait for each other's lock
     return lambda: SageMakerAdapter(settings, sleep=time.sleep, clock=time.monotonic, session=moto.session)
 

@@ -16,7 +16,7 @@ from scipy import stats
 from pytest_mlgates.config import Settings, load_settings
 from pytest_mlgates.gates import drift as drift_module
 from pytest_mlgates.gates.drift import assert_no_drift, drift_frames, drift_report
-from pytest_mlgates.gates.verdict import drain
+from pytest_mlgates.gates.context import collecting
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "delivery_eta" / "deliveries.py"
 _spec = importlib.util.spec_from_file_location("deliveries_for_drift_tests", EXAMPLE)
@@ -34,27 +34,33 @@ def features(n: int, seed: int, drift: float = 0.0) -> pd.DataFrame:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_verdicts():
-    drain()
-    yield
-    drain()
+def recorded():
+    """The verdicts the test's helpers conclude, in order."""
+    with collecting(DEFAULTS) as verdicts:
+        yield verdicts
 
 
-def test_no_drift_between_two_samples_of_the_same_process():
+def drain(verdicts):
+    taken = list(verdicts)
+    verdicts.clear()
+    return taken
+
+
+def test_no_drift_between_two_samples_of_the_same_process(recorded):
     verdict = assert_no_drift(features(20_000, seed=1), features(20_000, seed=2), settings=DEFAULTS)
     assert verdict.passed and verdict.gate == "drift"
     assert verdict.outputs == {}
     assert verdict.figures["drifted"] == 0 and verdict.figures["features"] == 8
-    assert [v.gate for v in drain()] == ["drift"]
+    assert [v.gate for v in drain(recorded)] == ["drift"]
 
 
-def test_drift_is_detected_and_tabled_with_the_moved_features_first():
+def test_drift_is_detected_and_tabled_with_the_moved_features_first(recorded):
     with pytest.raises(AssertionError) as exc:
         assert_no_drift(features(20_000, seed=1), features(20_000, seed=2, drift=0.6), settings=DEFAULTS)
     message = str(exc.value)
     assert message.startswith("drift gate FAILED")
     assert "feature" in message and "PSI" in message and "p-value" in message  # the table header
-    (verdict,) = drain()
+    (verdict,) = drain(recorded)
     assert not verdict.passed and verdict.outputs == {"drift_detected": "true"}
     drifted = set(verdict.figures["drifted_features"].split(", "))
     assert drifted and drifted <= MOVED
@@ -181,11 +187,11 @@ def test_forced_categorical_and_missing_values():
 # -- fail closed -----------------------------------------------------------------------------------
 
 
-def test_too_few_rows_is_inconclusive_and_does_not_claim_drift():
+def test_too_few_rows_is_inconclusive_and_does_not_claim_drift(recorded):
     with pytest.raises(AssertionError, match="INCONCLUSIVE") as exc:
         assert_no_drift(features(500, 1), features(40, 2), settings=DEFAULTS)
     assert "min_rows=100" in str(exc.value)
-    (verdict,) = drain()
+    (verdict,) = drain(recorded)
     assert "drift_detected" not in verdict.outputs
 
 
@@ -203,11 +209,11 @@ def test_a_feature_without_values_is_inconclusive():
      "cannot judge"),
     (lambda r, c: ([1, 2, 3], c), TypeError, "must be a pandas DataFrame"),
 ])
-def test_bad_inputs_are_errors(change, error, needle):
+def test_bad_inputs_are_errors(change, error, needle, recorded):
     ref, cur = change(features(300, 1), features(300, 2))
     with pytest.raises(error, match=needle):
         assert_no_drift(ref, cur, settings=DEFAULTS)
-    assert drain() == []  # an error is not a verdict
+    assert drain(recorded) == []  # an error is not a verdict
 
 
 @pytest.mark.parametrize("kwargs, needle", [

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_mlgates.config import LoadSettings, Settings
-from pytest_mlgates.gates import assert_slo, verdict
+from pytest_mlgates.gates import assert_slo
+from pytest_mlgates.gates.context import collecting
 from pytest_mlgates.gates.load import LoadResult, evaluate_slo, quantile_interval
 
 
@@ -107,11 +108,10 @@ def test_extra_percentile_thresholds() -> None:
 
 
 def test_every_verdict_is_recorded_for_the_report() -> None:
-    verdict.drain()
-    assert_slo(result([3.0] * 500), p99_ms=500, max_error_rate=0.01)
-    with pytest.raises(AssertionError):
-        assert_slo(result([3.0] * 10), p99_ms=500, max_error_rate=0.01)
-    recorded = verdict.drain()
+    with collecting() as recorded:
+        assert_slo(result([3.0] * 500), p99_ms=500, max_error_rate=0.01)
+        with pytest.raises(AssertionError):
+            assert_slo(result([3.0] * 10), p99_ms=500, max_error_rate=0.01)
     assert [(v.gate, v.passed, v.figures["status"]) for v in recorded] == [
         ("load", True, "passed"), ("load", False, "inconclusive")]
     assert recorded[0].figures["p99_ms"] == 3.0 and recorded[0].figures["rps"] == 50.0

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_mlgates.commands import init
+from pytest_mlgates.ci import scaffold as init
+from pytest_mlgates.commands import init as init_command
 from pytest_mlgates.config import load_settings
 
 if sys.version_info >= (3, 11):
@@ -55,7 +56,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 
 def test_scaffolds_config_tests_and_two_workflows(repo: Path, capsys):
-    assert init.main(["--platform", "sagemaker", str(repo)]) == 0
+    assert init_command.main(["--platform", "sagemaker", str(repo)]) == 0
     out = capsys.readouterr().out
     for item in ("pyproject.toml [tool.mlgates]", init.TEST_MODULE, ".github/workflows/mlgates-pr.yml",
                  ".github/workflows/mlgates-retrain.yml"):
@@ -156,10 +157,10 @@ def test_multi_platform_render_offers_each_with_its_credentials(repo: Path):
 
 
 def test_second_run_changes_nothing_and_says_so(repo: Path, capsys):
-    assert init.main([str(repo)]) == 0
+    assert init_command.main([str(repo)]) == 0
     before = snapshot(repo)
     capsys.readouterr()
-    assert init.main(["--platform", "vertex", str(repo)]) == 0
+    assert init_command.main(["--platform", "vertex", str(repo)]) == 0
     assert snapshot(repo) == before
     out = capsys.readouterr().out
     assert out.count("kept existing") == 4 and "wrote" not in out
@@ -205,27 +206,27 @@ def test_force_refuses_a_table_it_cannot_remove_safely(repo: Path):
 
 
 def test_creates_pyproject_when_missing(tmp_path: Path):
-    assert init.main(["--only", "config", str(tmp_path)]) == 0
+    assert init_command.main(["--only", "config", str(tmp_path)]) == 0
     settings = load_settings(tmp_path / "pyproject.toml", env={})
     assert settings.model_name == tmp_path.name and settings.platform == "local"
 
 
 def test_dry_run_writes_nothing(repo: Path, capsys):
     before = snapshot(repo)
-    assert init.main(["--dry-run", str(repo)]) == 0
+    assert init_command.main(["--dry-run", str(repo)]) == 0
     assert snapshot(repo) == before
     assert "would write .github/workflows/mlgates-pr.yml" in capsys.readouterr().out
 
 
 def test_errors_exit_2_and_write_nothing(repo: Path, tmp_path: Path, capsys):
     with pytest.raises(SystemExit) as exc:
-        init.main(["--platform", "databricks", str(repo)])
+        init_command.main(["--platform", "databricks", str(repo)])
     assert exc.value.code == 2
-    assert init.main([str(tmp_path / "missing")]) == 2
+    assert init_command.main([str(tmp_path / "missing")]) == 2
     assert "is not a folder" in capsys.readouterr().err
     (repo / "pyproject.toml").write_text("[project\n")
     before = snapshot(repo)
-    assert init.main([str(repo)]) == 2
+    assert init_command.main([str(repo)]) == 2
     assert "not valid TOML" in capsys.readouterr().err
     assert snapshot(repo) == before
 

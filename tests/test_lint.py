@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from pytest_mlgates.commands import lint as lint_command
-from pytest_mlgates.lint import CHECKS, LintInputError, check_workflow, lint_file, parse_workflow
+from pytest_mlgates.ci.lint import CHECKS, LintInputError, check_workflow, lint_file, parse_workflow
 
 DATA = Path(__file__).parent / "data" / "workflows"
 BAD = sorted(DATA.glob("bad_*.yml"))

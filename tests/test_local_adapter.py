@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlgates.adapters import (
+from pytest_mlgates.records import (
     ConflictError,
     DeadlineExceeded,
     IntegrityError,

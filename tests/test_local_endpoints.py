@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from pytest_mlgates.adapters.base import IntegrityError, ModelVersion, NotFoundError
+from pytest_mlgates.records import DeployOptions, IntegrityError, ModelVersion, NotFoundError
 from pytest_mlgates.adapters.local import LocalAdapter
 from pytest_mlgates.procs import pid_alive as _alive
 from pytest_mlgates.gates.shadow import ShadowResult, evaluate_shadow
 from pytest_mlgates.serving.demo import TARGET, demo_rows, train_demo_model
-from pytest_mlgates.serving.traffic import TrafficError
+from pytest_mlgates.traffic import TrafficError
 from conftest import processes_mentioning
 
 
@@ -46,7 +46,7 @@ def models(platform: LocalAdapter, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="module")
 def endpoint(platform: LocalAdapter, models: dict[str, ModelVersion]) -> Iterator[str]:
-    platform.deploy_to_endpoint("eta-split", models["blue"], "blue", seed=1)
+    platform.deploy_to_endpoint("eta-split", models["blue"], "blue", DeployOptions(seed=1))
     platform.deploy_to_endpoint("eta-split", models["green"], "green")
     yield "eta-split"
     platform.delete_endpoint("eta-split")
@@ -234,7 +234,7 @@ def test_servers_die_with_the_process_they_watch(platform: LocalAdapter, models:
     monkeypatch.setenv("MLGATES_SERVING_ERROR_RATE", "1")  # fault defaults from the deploying run's environment
     owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     try:
-        platform.deploy_to_endpoint("eta-orphan", models["blue"], "blue", watch_pid=owner.pid)
+        platform.deploy_to_endpoint("eta-orphan", models["blue"], "blue", DeployOptions(owner_pid=owner.pid))
         pids = platform.endpoints.pids("eta-orphan")
         assert all(_alive(pid) for pid in pids)
         failing = requests.post(platform.get_endpoint("eta-orphan").url + "/invocations",

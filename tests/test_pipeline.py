@@ -53,7 +53,7 @@ def test_blocked_stage_stops_the_pipeline(project: Path) -> None:
     run_pipeline(project, stages=["champion_gate"])
     from pytest_mlgates.adapters.local import LocalAdapter
     from pytest_mlgates.config import load_settings
-    from pytest_mlgates.promotion import promote_version
+    from pytest_mlgates.release.promotion import promote_version
 
     settings = load_settings(project / "pyproject.toml", env={})
     promote_version(LocalAdapter(settings), settings, "1")

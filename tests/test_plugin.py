@@ -141,7 +141,7 @@ def test_champion_gate_end_to_end_writes_outputs_ledger_and_reports(project, mon
     # A worse challenger (after promoting the first) is blocked, and the ledger says so.
     from pytest_mlgates.adapters.local import LocalAdapter
     from pytest_mlgates.config import load_settings
-    from pytest_mlgates.promotion import promote_version
+    from pytest_mlgates.release.promotion import promote_version
 
     settings = load_settings(p.path / "pyproject.toml", env={})
     adapter = LocalAdapter(settings)

@@ -24,14 +24,14 @@ from typing import Any
 
 import pytest
 
-from pytest_mlgates.adapters.base import ConflictError, ModelVersion
+from pytest_mlgates.records import ConflictError, DeployOptions, Faults, ModelVersion
 from pytest_mlgates.adapters.local import LocalAdapter
 from pytest_mlgates.config import RolloutSettings, Settings, TrainingSettings
 from pytest_mlgates.fixtures.production import locust_driver
-from pytest_mlgates.ledger import record_stage, stage_outcome
+from pytest_mlgates.release.ledger import record_stage, stage_outcome
 from pytest_mlgates.loadtest.runner import bodies_from_rows, run_load
-from pytest_mlgates.promotion import PromotionRefused, promote_version, required_stages
-from pytest_mlgates.rollout import JOURNAL, Rollout, StepLoad, repair_interrupted
+from pytest_mlgates.release.promotion import PromotionRefused, promote_version, required_stages
+from pytest_mlgates.release.rollout import JOURNAL, Rollout, StepLoad, repair_interrupted
 from pytest_mlgates.serving.demo import TARGET, demo_rows, train_demo_model
 from conftest import processes_mentioning, process_running as alive
 
@@ -220,10 +220,10 @@ def test_a_candidate_failing_at_50_percent_is_rolled_back(platform: LocalAdapter
 PROMOTE = textwrap.dedent('''
     import sys, time
     from pathlib import Path
-    from pytest_mlgates.adapters.base import ConflictError
+    from pytest_mlgates.records import ConflictError
     from pytest_mlgates.adapters.local import LocalAdapter
     from pytest_mlgates.config import Settings
-    from pytest_mlgates.promotion import promote_version
+    from pytest_mlgates.release.promotion import promote_version
     root, version, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
     settings = Settings(model_name="eta", root=str(root), state_dir=str(root / ".mlgates"))
     adapter = LocalAdapter(state_dir=root / ".mlgates")
@@ -381,8 +381,8 @@ def test_a_run_killed_after_its_promotion_is_completed_forward(platform: LocalAd
     make_champion(platform, model_dirs["v1"])
     v2 = register(platform, model_dirs["v2"], champion="1")
     # What such a run leaves: v2 at 100% beside v1, v2 promoted, the journal still saying in progress.
-    platform.deploy_to_endpoint(ENDPOINT, platform.get_model_version("eta", "1"), "v1", detach=True)
-    platform.deploy_to_endpoint(ENDPOINT, v2, "v2", detach=True, traffic={"v1": 0, "v2": 100})
+    platform.deploy_to_endpoint(ENDPOINT, platform.get_model_version("eta", "1"), "v1", DeployOptions(outlive_run=True))
+    platform.deploy_to_endpoint(ENDPOINT, v2, "v2", DeployOptions(outlive_run=True, traffic={"v1": 0, "v2": 100}))
     platform.set_tags("eta", "2", {JOURNAL + "state": "in_progress", JOURNAL + "endpoint": ENDPOINT,
                                    JOURNAL + "step": "100", JOURNAL + "champion_deployment": "v1"})
     promote_version(platform, make_settings(tmp_path), "2")
@@ -485,7 +485,7 @@ def test_a_faulty_first_deployment_deletes_the_endpoint(platform: LocalAdapter, 
     pids: list[int] = []
     verdict = Rollout(platform, settings, candidate, Recorder(settings),
                       on_step=lambda pct: pids.extend(platform.endpoints.pids(ENDPOINT)),
-                      candidate_options={"error_rate": 0.5}).run()
+                      candidate_faults=Faults(error_rate=0.5)).run()
     assert not verdict.passed
     assert "rolled back to no deployment (first deployment)" in verdict.message
     assert platform.get_champion("eta") is None

@@ -38,11 +38,13 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_mlgates.adapters.base import (
+from pytest_mlgates.records import (
     AccessDeniedError,
     AdapterError,
     ConflictError,
     DeadlineExceeded,
+    DeployOptions,
+    Faults,
     IntegrityError,
     JobFailedError,
     JobStatus,
@@ -50,9 +52,10 @@ from pytest_mlgates.adapters.base import (
     NotFoundError,
     ThrottledError,
     TrainingSpec,
+    UnsupportedError,
 )
 from pytest_mlgates.adapters.sagemaker import SageMakerAdapter, job_name_for, resource_name
-from pytest_mlgates.adapters.sagemaker_metadata import (
+from pytest_mlgates.adapters.sagemaker.metadata import (
     ENCODED_MARKER,
     MAX_VALUE_CHARS,
     MetadataError,
@@ -369,7 +372,7 @@ def sagemaker_table(moto: MotoHarness, **overrides: Any) -> dict[str, Any]:
 
 def make_adapter(moto: MotoHarness, root: Path, sleep: Callable[[float], None] | None = None,
                  fresh_session: bool = False, **overrides: Any) -> SageMakerAdapter:
-    settings = Settings(platform="sagemaker", model_name="eta", sagemaker=sagemaker_table(moto, **overrides),
+    settings = Settings(platform="sagemaker", model_name="eta", platforms={"sagemaker": sagemaker_table(moto, **overrides)},
                         root=str(root))
     sleep = sleep or SleepLog()
     clock = sleep.clock if isinstance(sleep, SleepLog) else time.monotonic
@@ -429,7 +432,7 @@ class TestSettings:
         return {"region": REGION, "role_arn": ROLE, "s3_prefix": f"s3://{BUCKET}/p"}
 
     def build(self, table: dict[str, Any]) -> SageMakerAdapter:
-        return SageMakerAdapter(Settings(platform="sagemaker", sagemaker=table))
+        return SageMakerAdapter(Settings(platform="sagemaker", platforms={"sagemaker": table}))
 
     @pytest.mark.parametrize("key", ["region", "role_arn", "s3_prefix"])
     def test_a_missing_required_key_is_named(self, aws_env: None, key: str) -> None:
@@ -479,7 +482,7 @@ class TestSettings:
     def test_the_registry_finds_the_adapter_lazily(self, aws_env: None) -> None:
         from pytest_mlgates.adapters import get_adapter
 
-        adapter = get_adapter("sagemaker", Settings(platform="sagemaker", sagemaker=self.base()))
+        adapter = get_adapter("sagemaker", Settings(platform="sagemaker", platforms={"sagemaker": self.base()}))
         assert isinstance(adapter, SageMakerAdapter) and adapter.name == "sagemaker"
 
     def test_credentials_are_never_shown(self, moto: MotoHarness, project: Path) -> None:
@@ -506,8 +509,8 @@ def test_the_plugin_package_does_not_import_boto3(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    code = ("import sys, pytest_mlgates, pytest_mlgates.adapters, pytest_mlgates.adapters.sagemaker_settings, "
-            "pytest_mlgates.adapters.sagemaker_metadata; print('boto3' in sys.modules, 'botocore' in sys.modules)")
+    code = ("import sys, pytest_mlgates, pytest_mlgates.adapters, pytest_mlgates.adapters.sagemaker.settings, "
+            "pytest_mlgates.adapters.sagemaker.metadata; print('boto3' in sys.modules, 'botocore' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert out.stdout.split() == ["False", "False"]
 
@@ -953,9 +956,9 @@ class TestErrors:
         with socket.socket() as sock:  # a port nothing listens on
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        settings = Settings(platform="sagemaker", sagemaker={
+        settings = Settings(platform="sagemaker", platforms={"sagemaker": {
             "region": REGION, "role_arn": ROLE, "s3_prefix": f"s3://{BUCKET}/x",
-            "endpoint_url": f"http://127.0.0.1:{port}", "max_attempts": 2, "retry_base_seconds": 0.0}, root=str(project))
+            "endpoint_url": f"http://127.0.0.1:{port}", "max_attempts": 2, "retry_base_seconds": 0.0}}, root=str(project))
         with pytest.raises(AdapterError, match="could not reach AWS"):
             SageMakerAdapter(settings, sleep=SleepLog()).get_job("x")
 
@@ -966,7 +969,7 @@ class TestEndpoints:
         self, adapter: SageMakerAdapter, moto: MotoHarness
     ) -> None:
         version = registered(adapter, moto)
-        endpoint = adapter.deploy_to_endpoint("eta-staging", version, "blue", instance_type="ml.m5.xlarge")
+        endpoint = adapter.deploy_to_endpoint("eta-staging", version, "blue", DeployOptions(instance_type="ml.m5.xlarge"))
         assert endpoint.traffic == {"blue": 100}
         assert endpoint.url == f"{moto.url}/endpoints/eta-staging/invocations"
         model = moto.recorder.find("CreateModel")[0].json()
@@ -1002,10 +1005,10 @@ class TestEndpoints:
     def test_deploy_can_set_the_split_in_the_same_step(self, adapter: SageMakerAdapter, moto: MotoHarness) -> None:
         blue, green = registered(adapter, moto), registered(adapter, moto)
         adapter.deploy_to_endpoint("eta-staging", blue, "blue")
-        endpoint = adapter.deploy_to_endpoint("eta-staging", green, "green", traffic={"blue": 80, "green": 20})
+        endpoint = adapter.deploy_to_endpoint("eta-staging", green, "green", DeployOptions(traffic={"blue": 80, "green": 20}))
         assert endpoint.traffic == {"blue": 80, "green": 20}
-        with pytest.raises(TypeError, match="latency_ms"):
-            adapter.deploy_to_endpoint("eta-staging", green, "green", latency_ms=5)
+        with pytest.raises(UnsupportedError, match="cannot inject faults .*latency_ms"):
+            adapter.deploy_to_endpoint("eta-staging", green, "green", DeployOptions(faults=Faults(latency_ms=5)))
 
     def test_invoke_pins_the_variant(self, adapter: SageMakerAdapter, moto: MotoHarness) -> None:
         version = registered(adapter, moto)
@@ -1057,5 +1060,17 @@ class TestEndpoints:
     def test_mirroring_is_refused_with_the_alternative(self, adapter: SageMakerAdapter, moto: MotoHarness) -> None:
         version = registered(adapter, moto)
         adapter.deploy_to_endpoint("eta-staging", version, "blue")
-        with pytest.raises(NotImplementedError, match="TargetVariant"):
+        with pytest.raises(UnsupportedError, match="cannot mirror traffic; the shadow test sends the same rows"):
             adapter.set_traffic("eta-staging", {"blue": 100}, mirror={"blue": 10})
+
+    def test_endpoints_that_mlgates_deployed_are_listed(self, adapter: SageMakerAdapter, moto: MotoHarness) -> None:
+        version = registered(adapter, moto)
+        assert adapter.list_endpoints() == []
+        adapter.deploy_to_endpoint("eta-staging", version, "blue")
+        other = moto.session.client("sagemaker", endpoint_url=moto.url, region_name=REGION)
+        other.create_model(ModelName="m", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img"})
+        other.create_endpoint_config(EndpointConfigName="not-ours", ProductionVariants=[{
+            "VariantName": "x", "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+        other.create_endpoint(EndpointName="not-ours", EndpointConfigName="not-ours")
+        (listed,) = adapter.list_endpoints()
+        assert listed.name == "eta-staging" and listed.traffic == {"blue": 100}

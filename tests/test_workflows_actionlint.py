@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlgates.commands import init
-from pytest_mlgates.lint import lint_file
+from pytest_mlgates.ci import scaffold as init
+from pytest_mlgates.ci.lint import lint_file
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "workflows"
 VARIANTS = [(p,) for p in init.PLATFORMS] + [("sagemaker", "local"), ("azureml", "vertex", "local")]
@@ -84,7 +84,8 @@ def local_project(tmp_path: Path) -> Path:
 
 
 def test_cancel_stops_a_running_local_training_job(local_project: Path, capsys):
-    from pytest_mlgates.adapters import JobStatus, get_adapter
+    from pytest_mlgates.adapters import get_adapter
+    from pytest_mlgates.records import JobStatus
     from pytest_mlgates.commands import cancel
     from pytest_mlgates.config import load_settings
 

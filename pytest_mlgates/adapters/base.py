@@ -1,136 +1,30 @@
 """The abstract adapter: the one seam between the gates and a platform.
 
 Every platform (local, SageMaker, Azure ML, Vertex AI, third parties) implements
-these verbs with the same meaning, so gate code never asks which platform it is
-on. Data types here are plain dataclasses: they cross process boundaries (xdist
-workers, the CLI) as JSON through ``to_dict``/``from_dict``.
+these verbs with the same meaning and declares what it can do in
+``capabilities``, so code outside adapters/ never asks which platform it is on.
+The records and errors it speaks in live in :mod:`pytest_mlgates.records`.
 """
 
 from __future__ import annotations
 
 import abc
-import dataclasses
-import enum
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-
-class AdapterError(Exception):
-    """Base class of every error an adapter raises on purpose."""
-
-
-class NotFoundError(AdapterError):
-    """The job, model version or endpoint does not exist."""
-
-
-class AccessDeniedError(AdapterError):
-    """The platform refused the credentials or the permission."""
-
-
-class ThrottledError(AdapterError):
-    """The platform asked us to slow down and bounded retries did not help."""
-
-
-class ConflictError(AdapterError):
-    """A compare-and-swap lost: the state changed since the caller read it."""
-
-
-class JobFailedError(AdapterError):
-    """The training job ended in a failed or cancelled state."""
-
-
-class DeadlineExceeded(AdapterError):
-    """A wait ran past its deadline; the job was cancelled."""
-
-
-class IntegrityError(AdapterError):
-    """A stored artifact does not match its recorded sha256."""
-
-
-class JobStatus(str, enum.Enum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    CANCELLED = "Cancelled"
-
-    @property
-    def finished(self) -> bool:
-        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
-
-
-@dataclass(frozen=True)
-class TrainingSpec:
-    """What to train: the training contract, platform independent.
-
-    The platform runs ``python <entry_point> --data <data> --model-dir <dir>
-    [--<name> <value>]...`` and expects ``<dir>/metrics.json`` afterwards.
-    """
-
-    model_name: str
-    entry_point: str
-    data: str
-    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
-    job_name: str | None = None
-    commit: str | None = None
-    timeout_seconds: float = 3600.0
-
-
-@dataclass
-class TrainingJob:
-    name: str
-    status: JobStatus
-    platform: str
-    metrics: dict[str, Any] | None = None
-    artifact_uri: str | None = None
-    message: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["status"] = self.status.value
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TrainingJob:
-        return cls(**{**data, "status": JobStatus(data["status"])})
-
-
-@dataclass
-class ModelVersion:
-    name: str
-    version: str
-    artifact_uri: str
-    sha256: str
-    metrics: dict[str, Any] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    is_champion: bool = False
-    created_at: float = 0.0
-
-    @property
-    def id(self) -> str:
-        """``name:version``, the way messages name a model."""
-        return f"{self.name}:{self.version}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ModelVersion:
-        return cls(**data)
-
-
-@dataclass
-class Endpoint:
-    name: str
-    url: str
-    traffic: dict[str, int] = field(default_factory=dict)
-    mirror: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
+from ..records import (
+    Capabilities,
+    DeadlineExceeded,
+    DeployOptions,
+    Endpoint,
+    JobFailedError,
+    JobStatus,
+    ModelVersion,
+    TrainingJob,
+    TrainingSpec,
+    UnsupportedError,
+)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -145,6 +39,7 @@ class Adapter(abc.ABC):
     """
 
     name: ClassVar[str] = "abstract"
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     def __init__(self, settings: Any = None) -> None:
         self.settings = settings
@@ -174,15 +69,18 @@ class Adapter(abc.ABC):
         self,
         job_name: str,
         timeout: float,
-        poll_interval: float = 2.0,
+        poll_interval: float | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
     ) -> TrainingJob:
         """Poll until the job finishes; cancel it on deadline or interrupt.
 
-        Raises DeadlineExceeded (after cancelling) or JobFailedError, both
-        carrying the job name, the last status message and the log tail.
+        ``poll_interval`` defaults to the platform's declared one. Raises
+        DeadlineExceeded (after cancelling) or JobFailedError, both carrying the
+        job name, the last status message and the log tail.
         """
+        if poll_interval is None:
+            poll_interval = self.capabilities.poll_interval
         deadline = clock() + timeout
         try:
             while True:
@@ -254,35 +152,66 @@ class Adapter(abc.ABC):
         """Merge ``tags`` into the version's tags (the gate ledger lives here)."""
 
     # -- endpoints ----------------------------------------------------------
+    @abc.abstractmethod
     def deploy_to_endpoint(
-        self, endpoint_name: str, model: ModelVersion, deployment_name: str, **options: Any
+        self, endpoint_name: str, model: ModelVersion, deployment_name: str, options: DeployOptions | None = None
     ) -> Endpoint:
-        raise NotImplementedError(f"the {self.name!r} adapter cannot deploy endpoints yet")
+        """Serve ``model`` as ``deployment_name`` on the endpoint, creating the endpoint if needed.
 
+        Implementations call ``check_deploy_options`` first, so an option the
+        platform cannot honour is refused before anything is created.
+        """
+
+    @abc.abstractmethod
     def set_traffic(
         self,
         endpoint_name: str,
         traffic: Mapping[str, int],
         mirror: Mapping[str, int] | None = None,
     ) -> Endpoint:
-        raise NotImplementedError(f"the {self.name!r} adapter cannot set endpoint traffic yet")
+        """Set the live split (whole percentages summing to 100) and the optional mirror."""
 
-    def delete_endpoint(self, endpoint_name: str) -> None:
-        raise NotImplementedError(f"the {self.name!r} adapter cannot delete endpoints yet")
-
+    @abc.abstractmethod
     def get_endpoint(self, endpoint_name: str) -> Endpoint:
         """The endpoint with its live traffic (raises NotFoundError)."""
-        raise NotImplementedError(f"the {self.name!r} adapter cannot describe endpoints yet")
 
+    @abc.abstractmethod
+    def list_endpoints(self) -> list[Endpoint]:
+        """Every endpoint this adapter can see that mlgates created."""
+
+    @abc.abstractmethod
     def invoke_endpoint(
         self, endpoint_name: str, body: Mapping[str, Any], deployment: str | None = None
     ) -> dict[str, Any]:
         """POST ``{"instances": [...]}`` to the endpoint (or one deployment); returns ``{"predictions": [...]}``."""
-        raise NotImplementedError(f"the {self.name!r} adapter cannot invoke endpoints yet")
 
+    @abc.abstractmethod
     def delete_deployment(self, endpoint_name: str, deployment_name: str) -> Endpoint:
         """Remove one deployment that no longer takes traffic (a rolled-back or replaced model)."""
-        raise NotImplementedError(f"the {self.name!r} adapter cannot delete deployments yet")
+
+    @abc.abstractmethod
+    def delete_endpoint(self, endpoint_name: str) -> None:
+        """Remove the endpoint and every deployment on it."""
+
+    # -- capability checks, shared by every adapter ---------------------------
+    def check_deploy_options(self, options: DeployOptions | None) -> DeployOptions:
+        """The options, or UnsupportedError naming the one this platform cannot honour."""
+        options = options or DeployOptions()
+        if options.faults is not None and options.faults.as_dict() and not self.capabilities.fault_injection:
+            raise UnsupportedError(
+                f"the {self.name!r} platform cannot inject faults into a deployment "
+                f"({', '.join(options.faults.as_dict())}); run fault drills on the local platform, "
+                f"or unset MLGATES_INJECT_ERROR_RATE / MLGATES_INJECT_LATENCY_MS"
+            )
+        return options
+
+    def check_mirror(self, mirror: Mapping[str, int] | None) -> None:
+        """UnsupportedError when a mirror is asked of a platform that cannot mirror."""
+        if mirror and any(mirror.values()) and not self.capabilities.mirroring:
+            raise UnsupportedError(
+                f"the {self.name!r} platform cannot mirror traffic; the shadow test sends the same "
+                f"rows to both deployments from the client instead"
+            )
 
     def close(self) -> None:
         """Release clients and connections."""

@@ -7,7 +7,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ..adapters import Adapter, AdapterError, get_adapter
+from ..adapters import Adapter, get_adapter
+from ..records import AdapterError
 from ..adapters import MissingSDKError, UnknownPlatformError
 from ..config import ConfigError, Settings, find_pyproject, load_settings
 

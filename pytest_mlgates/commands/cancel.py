@@ -47,7 +47,8 @@ def _jobs_from_report(path: str) -> list[str]:
 
 def main(argv: list[str]) -> int:
     """Cancel each named job that is still running; return the exit code."""
-    from ..adapters import AdapterError, MissingSDKError, NotFoundError, UnknownPlatformError, get_adapter
+    from ..adapters import MissingSDKError, UnknownPlatformError, get_adapter
+    from ..records import AdapterError, NotFoundError
     from ..config import ConfigError, find_pyproject, load_settings
 
     args = build_parser().parse_args(argv)

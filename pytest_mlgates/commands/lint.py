@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..lint import CHECKS, LintInputError, lint_file, render, workflow_files
+from ..ci.lint import CHECKS, LintInputError, lint_file, render, workflow_files
 
 
 def _codes(text: str) -> set[str]:

@@ -11,7 +11,7 @@ import argparse
 
 from ..adapters import Adapter
 from ..config import Settings
-from ..ledger import override_tags
+from ..release.ledger import override_tags
 from ._common import EXIT_OK, add_project_arguments, with_project
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..adapters import ConflictError
-from ..promotion import PromotionRefused, promote_version
+from ..records import ConflictError
+from ..release.promotion import PromotionRefused, promote_version
 from ..adapters import Adapter
 from ..config import Settings
 from ._common import EXIT_OK, add_project_arguments, with_project

@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 from ..gates.verdict import fmt
-from ..ledger import GATE_TAG
-from ..adapters import Adapter, ModelVersion
+from ..release.ledger import GATE_TAG
+from ..adapters import Adapter
+from ..records import ModelVersion
 from ..config import Settings
 from ._common import EXIT_OK, add_project_arguments, with_project
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ..config import Settings, active_settings
-from .verdict import Verdict, conclude, fmt
+from ..config import Settings
+from .context import conclude, current_settings
+from .verdict import Verdict, fmt
 
 
 def infer_task(target: np.ndarray) -> str:
@@ -89,7 +90,7 @@ def assert_beats_baseline(
     the ``smoke_model`` fixture); ``target`` defaults to the configured label.
     """
     __tracebackhide__ = True
-    s = settings or active_settings()
+    s = current_settings(settings)
     target = target or s.training.target
     if not target:
         raise ValueError("assert_beats_baseline needs the label column: pass target= or set "

@@ -12,12 +12,13 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import pytest
+import unittest
 
-from ..adapters.base import ModelVersion
-from ..config import NO_CHAMPION_CHOICES, Settings, active_settings
+from ..records import ModelVersion
+from ..config import NO_CHAMPION_CHOICES, Settings
 from ..contract import FINGERPRINT_KEY
-from .verdict import Verdict, conclude, fmt
+from .context import conclude, current_settings
+from .verdict import Verdict, fmt
 
 CHAMPION_METRIC_TAG = "mlgates.champion_metric."
 """Tag prefix under which a champion's primary metric is stored when it is promoted."""
@@ -205,7 +206,7 @@ def assert_non_inferior(
     ``no_champion``: promote (passes, said loudly), fail, or skip the test.
     """
     __tracebackhide__ = True
-    s = settings or active_settings()
+    s = current_settings(settings)
     verdict = compare(
         challenger,
         champion,
@@ -219,5 +220,5 @@ def assert_non_inferior(
     )
     conclude(verdict)
     if champion is None and verdict.figures.get("passed") is None:
-        pytest.skip(verdict.message)
+        raise unittest.SkipTest(verdict.message)  # pytest reports it as a skip; gates never import pytest
     return verdict

@@ -35,8 +35,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..config import DriftSettings, Settings, active_settings
-from .verdict import Verdict, conclude, fmt
+from ..config import DriftSettings, Settings
+from .context import conclude, current_settings
+from .verdict import Verdict, fmt
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -256,7 +257,7 @@ def _categorical_figures(ref: pd.Series, cur: pd.Series) -> tuple[float, float, 
 def _settings_defaults(settings: Settings | None) -> tuple[DriftSettings, str]:
     if settings is not None:
         return settings.drift, settings.training.target
-    s = active_settings()
+    s = current_settings()
     return s.drift, s.training.target
 
 
@@ -526,7 +527,7 @@ def drift_frames(settings: Settings | None = None, env: Mapping[str, str] | None
     reference``, else ``[tool.mlgates.training] data``. Current: env
     ``MLGATES_DRIFT_CURRENT``, else ``[tool.mlgates.drift] current``.
     """
-    s = settings or active_settings()
+    s = current_settings(settings)
     env = os.environ if env is None else env
     reference = env.get("MLGATES_DRIFT_REFERENCE") or s.drift.reference or s.training.data
     current = env.get("MLGATES_DRIFT_CURRENT") or s.drift.current

@@ -23,8 +23,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import Settings, active_settings
-from .verdict import Verdict, conclude, fmt
+from ..config import Settings
+from .context import conclude, current_settings
+from .verdict import Verdict, fmt
 
 MAX_NEEDED = 100_000_000
 
@@ -318,7 +319,7 @@ def assert_slo(
     if not isinstance(result, LoadResult):
         raise TypeError(f"assert_slo needs a LoadResult (from the load_test fixture or LoadResult.from_samples), "
                         f"got {type(result).__name__}")
-    s = settings or active_settings()
+    s = current_settings(settings)
     extra = {q: v for q, v in ((0.95, p95_ms), (0.5, p50_ms)) if v is not None}
     verdict = evaluate_slo(
         result,

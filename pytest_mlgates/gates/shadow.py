@@ -27,9 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import Settings, active_settings
+from ..config import Settings
 from .load import proportion_interval, proportion_upper
-from .verdict import Verdict, conclude, fmt
+from .context import conclude, current_settings
+from .verdict import Verdict, fmt
 
 TASKS = ("auto", "regression", "classification")
 
@@ -314,7 +315,7 @@ def assert_shadow_agreement(
     elif not isinstance(result, ShadowResult):
         raise TypeError(f"assert_shadow_agreement needs a ShadowResult (from the shadow_test fixture), got "
                         f"{type(result).__name__}")
-    s = settings or active_settings()
+    s = current_settings(settings)
     sh = s.shadow
     verdict = evaluate_shadow(
         result,

@@ -1,9 +1,9 @@
 """The record every gate leaves behind, whether it passed or failed.
 
-Gate helpers are pure decisions; they append a ``Verdict`` to an in-memory
-list so the pytest layer can report the figures (terminal summary, JUnit
-properties, GitHub outputs, JSON report) without the helpers doing any I/O.
-Used without pytest, the list is simply never read.
+Gate helpers are pure decisions; they hand their ``Verdict`` to the running
+test through :mod:`.context`, so the pytest layer can report the figures
+(terminal summary, JUnit properties, GitHub outputs, JSON report) without the
+helpers doing any I/O. Used without pytest, the verdict is only returned.
 """
 
 from __future__ import annotations
@@ -24,30 +24,6 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-_recorded: list[Verdict] = []
-
-
-def record(verdict: Verdict) -> Verdict:
-    _recorded.append(verdict)
-    return verdict
-
-
-def drain() -> list[Verdict]:
-    """Take every verdict recorded since the last drain."""
-    taken = list(_recorded)
-    _recorded.clear()
-    return taken
-
-
-def conclude(verdict: Verdict) -> Verdict:
-    """Record the verdict, then raise AssertionError with its message if it failed."""
-    __tracebackhide__ = True
-    record(verdict)
-    if not verdict.passed:
-        raise AssertionError(verdict.message)
-    return verdict
 
 
 def fmt(value: Any) -> str:

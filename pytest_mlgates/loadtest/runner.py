@@ -20,11 +20,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..gates.load import LoadResult
+from ..rows import bodies_from_rows, read_payload_file, rows_to_instances
+
+__all__ = ["LOCUSTFILE", "LoadTestError", "bodies_from_rows", "read_payload_file", "rows_to_instances", "run_load"]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 STARTUP_ALLOWANCE_SECONDS = 60.0
@@ -32,66 +35,6 @@ STARTUP_ALLOWANCE_SECONDS = 60.0
 
 class LoadTestError(RuntimeError):
     """The load generator crashed, hung or produced nothing readable; the message has its output."""
-
-
-def _json_value(value: Any) -> Any:
-    """numpy / pandas scalars -> plain JSON values; NaN -> None (missing)."""
-    if value is None:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def rows_to_instances(rows: Any) -> list[dict[str, Any]]:
-    """A pandas DataFrame or a list of mappings -> JSON-ready instances (feature -> plain value)."""
-    if hasattr(rows, "to_dict") and hasattr(rows, "columns"):
-        records = rows.to_dict(orient="records")
-    elif isinstance(rows, Mapping):
-        raise TypeError("rows must be a DataFrame or a list of {feature: value} objects, got a single mapping")
-    else:
-        records = list(rows)
-    instances = []
-    for i, row in enumerate(records):
-        if not isinstance(row, Mapping):
-            raise TypeError(f"row {i} is a {type(row).__name__}; rows must be {{feature: value}} objects")
-        instances.append({str(k): _json_value(v) for k, v in row.items()})
-    return instances
-
-
-def bodies_from_rows(rows: Any, batch_size: int = 1) -> list[dict[str, Any]]:
-    """Request bodies ``{"instances": [...]}`` of ``batch_size`` rows each."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    instances = rows_to_instances(rows)
-    return [{"instances": instances[i:i + batch_size]} for i in range(0, len(instances), batch_size)]
-
-
-def read_payload_file(path: str | os.PathLike[str], drop: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """Rows from a CSV, Parquet, JSON (a list of rows, or ``{"instances": [...]}``) or JSON-lines file."""
-    file = Path(path)
-    if not file.is_file():
-        raise FileNotFoundError(f"payload file {file} does not exist; set [tool.mlgates.load] payloads to a "
-                                f"CSV, Parquet, JSON or JSON-lines file of request rows")
-    suffix = file.suffix.lower()
-    if suffix in (".csv", ".parquet", ".pq"):
-        import pandas as pd
-
-        frame = pd.read_csv(file) if suffix == ".csv" else pd.read_parquet(file)
-        frame = frame.drop(columns=[c for c in drop if c in frame.columns])
-        return rows_to_instances(frame)
-    if suffix in (".jsonl", ".ndjson"):
-        rows = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
-    elif suffix == ".json":
-        data = json.loads(file.read_text())
-        rows = data["instances"] if isinstance(data, Mapping) and "instances" in data else data
-    else:
-        raise ValueError(f"payload file {file}: unsupported type {suffix!r}; use .csv, .parquet, .json or .jsonl")
-    if not isinstance(rows, list):
-        raise ValueError(f"payload file {file} must hold a list of rows")
-    return [{k: v for k, v in row.items() if k not in drop} for row in rows_to_instances(rows)]
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

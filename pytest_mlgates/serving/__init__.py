@@ -2,7 +2,7 @@
 
 Run one as ``python -m pytest_mlgates.serving model --model-dir DIR --sha256 S``
 or a router in front of several as ``python -m pytest_mlgates.serving router
---config FILE``. Local endpoints (``adapters/local_endpoints.py``) start both
+--config FILE``. Local endpoints (``adapters/local/endpoints.py``) start both
 for you. This package imports nothing heavy at import time: starlette,
 uvicorn, pandas and the model libraries are imported by the processes that
 serve, never by the pytest process that only talks to them over HTTP.
@@ -15,13 +15,7 @@ The wire contract is the SageMaker container contract: ``GET /ping`` and
 
 from __future__ import annotations
 
-DEPLOYMENT_HEADER = "x-mlgates-deployment"
-"""Response header naming the deployment that answered; as a request header it pins one."""
-
-AZUREML_DEPLOYMENT_HEADER = "azureml-model-deployment"
-"""Azure ML's spelling of the same request header, accepted too."""
-
 ADMIN_PREFIX = "/mlgates"
 """Control routes (faults, latencies, traffic, mirror log); the servers bind 127.0.0.1 only."""
 
-__all__ = ["ADMIN_PREFIX", "AZUREML_DEPLOYMENT_HEADER", "DEPLOYMENT_HEADER"]
+__all__ = ["ADMIN_PREFIX"]

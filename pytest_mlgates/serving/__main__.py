@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(server)
     else:
         from .router import Router, create_router_app
-        from .traffic import TrafficError
+        from ..records import TrafficError
 
         try:
             router = Router(args.name, json.loads(Path(args.config).read_text()), timeout=args.timeout,

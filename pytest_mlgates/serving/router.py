@@ -13,10 +13,12 @@ request in flight finishes on the deployment it was sent to.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import collections
 import json
 import random
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -25,11 +27,32 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import ADMIN_PREFIX, AZUREML_DEPLOYMENT_HEADER, DEPLOYMENT_HEADER
+from ..records import TrafficError
+from ..traffic import check_traffic
+from ..endpoint_client import AZUREML_DEPLOYMENT_HEADER, DEPLOYMENT_HEADER
+from . import ADMIN_PREFIX
 from .app import error_response
-from .traffic import TrafficError, WeightedChoice, check_traffic
 
 MIRROR_LOG_SIZE = 100_000
+
+
+class WeightedChoice:
+    """Pick a deployment in proportion to its percentage (immutable; swap a new one in to change)."""
+
+    def __init__(self, traffic: Mapping[str, int], rng: random.Random | None = None) -> None:
+        self.names = [k for k, v in traffic.items() if v > 0]
+        self.cumulative: list[int] = []
+        running = 0
+        for name in self.names:
+            running += traffic[name]
+            self.cumulative.append(running)
+        self.total = running
+        self.rng = rng or random.Random()
+
+    def pick(self) -> str | None:
+        if not self.total:
+            return None
+        return self.names[bisect.bisect_right(self.cumulative, self.rng.random() * self.total)]
 
 
 class RoutingTable:

@@ -20,8 +20,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..contract import digest_dir
-from .base import ConflictError, IntegrityError, ModelVersion, NotFoundError
+from ...contract import digest_dir
+from ...records import ConflictError, IntegrityError, ModelVersion, NotFoundError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (

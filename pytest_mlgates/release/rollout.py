@@ -23,16 +23,18 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .adapters.base import Adapter, ConflictError, ModelVersion, NotFoundError
-from .config import Settings
-from .gates.rollout import Side, StepResult, judge_step, rollout_verdict
-from .gates.verdict import Verdict
-from .promotion import PromotionRefused, promote_version, required_stages
-from .ledger import compared_champion, current_commit, missing_gates, record_stage
+from ..adapters.base import Adapter
+from ..records import ConflictError, DeployOptions, Faults, ModelVersion, NotFoundError
+from ..stages import PROMOTION_GATE
+from ..config import Settings
+from ..gates.rollout import Side, StepResult, judge_step, rollout_verdict
+from ..gates.verdict import Verdict
+from .promotion import PromotionRefused, check_promotable, promote_version, required_stages
+from .ledger import current_commit, record_stage
 
 JOURNAL = "mlgates.rollout."
 IN_PROGRESS, ROLLED_BACK, DONE = "in_progress", "rolled_back", "done"
@@ -137,7 +139,7 @@ def _repair_interrupted(adapter: Adapter, settings: Settings) -> list[str]:
         roll_back(adapter, endpoint, deployment_name(model), champion_dep)
         _journal(adapter, model, state=ROLLED_BACK, reason="interrupted; rolled back by the next run")
         # a whole ledger entry (digest, commit, time), so `mlgates status` reads it as failed, not stale
-        record_stage(adapter, model, "promotion_gate", False, current_commit(settings.root))
+        record_stage(adapter, model, PROMOTION_GATE, False, current_commit(settings.root))
         done.append(f"{model.id}: an interrupted rollout at {model.tags.get(JOURNAL + 'step', '?')}% on "
                     f"{endpoint} was rolled back to {champion_dep or 'no deployment'}")
     return done
@@ -148,14 +150,14 @@ class Rollout:
 
     def __init__(self, adapter: Adapter, settings: Settings, candidate: ModelVersion, load: LoadDriver,
                  on_step: Callable[[int], None] | None = None,
-                 candidate_options: Mapping[str, Any] | None = None,
+                 candidate_faults: Faults | None = None,
                  lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
         self.adapter = adapter
         self.settings = settings
         self.candidate = candidate
         self.load = load
         self.on_step = on_step
-        self.candidate_options = dict(candidate_options or {})
+        self.candidate_faults = candidate_faults
         self.endpoint = production_endpoint(settings)
         self.lock_timeout = lock_timeout
         self.repairs: list[str] = []
@@ -169,7 +171,8 @@ class Rollout:
                 return name
         except NotFoundError:
             pass
-        self.adapter.deploy_to_endpoint(self.endpoint, champion, name, traffic={name: 100}, detach=True)
+        self.adapter.deploy_to_endpoint(self.endpoint, champion, name,
+                                        DeployOptions(traffic={name: 100}, outlive_run=True))
         return name
 
     def run(self, steps: Sequence[int] | None = None, bake_seconds: float | None = None,
@@ -189,23 +192,17 @@ class Rollout:
     def _run(self, steps: list[int], bake: float, p99: float, max_err: float) -> Verdict:
         r = self.settings.rollout
         self.repairs = _repair_interrupted(self.adapter, self.settings)
-        candidate = self.adapter.get_model_version(self.candidate.name, self.candidate.version)
-        if candidate.sha256 != self.candidate.sha256:
-            raise PromotionRefused(f"{candidate.id} now has artifact {candidate.sha256[:12]}..., not the "
-                                   f"{self.candidate.sha256[:12]}... the gates saw; refusing to roll it out")
-        override = candidate.tags.get("mlgates.override") == "true"
-        problems = [] if override else missing_gates(candidate, required_stages(self.settings, production=True))
-        if problems:
-            raise PromotionRefused(f"refusing to roll out {candidate.id}: its gate ledger is incomplete:\n  "
-                                   + "\n  ".join(problems))
-        champion = self.adapter.get_champion(candidate.name)
+        checked = check_promotable(self.adapter, self.settings, self.candidate.version,
+                                   required_stages(self.settings, production=True),
+                                   seen_sha256=self.candidate.sha256, verb="roll out")
+        candidate, champion, override = checked.model, checked.champion, checked.override
         if champion is not None and champion.version == candidate.version:
             raise PromotionRefused(f"{candidate.id} is already the champion; nothing to roll out")
         current = champion.version if champion else None
-        if not override and compared_champion(candidate) != current:
+        if checked.expected != current:
             # The promotion's compare-and-swap would refuse it at 100%: refuse before production sees it.
             raise ConflictError(f"cannot roll out {candidate.id}: the champion is now {current or 'none'}, not "
-                                f"{compared_champion(candidate) or 'none'} as the champion gate compared against; "
+                                f"{checked.expected or 'none'} as the champion gate compared against; "
                                 f"a newer champion exists, so run the champion gate again against it")
         if champion is None:
             steps = [100]  # first deployment: the candidate is the only deployment, still load-checked
@@ -218,9 +215,10 @@ class Rollout:
         promoted = False
         settled = False  # traffic is back on the champion, or the candidate is the champion
         try:
-            self.adapter.deploy_to_endpoint(self.endpoint, candidate, cand_dep, detach=True,
-                                            traffic={champ_dep: 100, cand_dep: 0} if champ_dep else {cand_dep: 100},
-                                            **self.candidate_options)
+            split = {champ_dep: 100, cand_dep: 0} if champ_dep else {cand_dep: 100}
+            self.adapter.deploy_to_endpoint(self.endpoint, candidate, cand_dep,
+                                            DeployOptions(traffic=split, outlive_run=True,
+                                                          faults=self.candidate_faults))
             for pct in steps:
                 _journal(self.adapter, candidate, step=pct)
                 self.adapter.set_traffic(self.endpoint, {champ_dep: 100 - pct, cand_dep: pct} if champ_dep

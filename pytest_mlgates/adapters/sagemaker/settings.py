@@ -9,14 +9,13 @@ files, SSO, instance or container role). Imports no AWS SDK.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import ConfigError
+from ...config import ConfigError, coerce_table
 
 TABLE = "[tool.mlgates.sagemaker]"
 
@@ -85,62 +84,23 @@ class SageMakerSettings:
         return f"s3://{self.bucket}/{self.key(*parts)}"
 
 
-_REQUIRED = ("region", "role_arn", "s3_prefix")
-
-
-def _field_types() -> dict[str, Any]:
-    return {f.name: f.type for f in fields(SageMakerSettings)}
-
-
-def _check_type(key: str, value: Any, tp: str) -> Any:
-    where = f"{TABLE} {key}"
-    if tp == "str":
-        if isinstance(value, str):
-            return value.strip()
-    elif tp == "bool":
-        if isinstance(value, bool):
-            return value
-    elif tp == "int":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif tp == "float":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isfinite(value):
-                raise ConfigError(f"{where} must be a finite number, got {value!r}")
-            return float(value)
-    elif tp == "dict[str, str]":
-        if isinstance(value, Mapping) and all(isinstance(v, str) for v in value.values()):
-            return {str(k): v for k, v in value.items()}
-        raise ConfigError(f"{where} must be a table of strings, e.g. {{ team = \"ml\" }}, got {value!r}")
-    raise ConfigError(f"{where} must be of type {tp}, got {value!r}")
+_REQUIRED = {
+    "region": 'region = "eu-west-1" (or set AWS_REGION)',
+    "role_arn": 'role_arn = "arn:aws:iam::123456789012:role/SageMakerExecution"',
+    "s3_prefix": 's3_prefix = "s3://my-bucket/mlgates"',
+}
 
 
 def parse_settings(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = None) -> SageMakerSettings:
     """Validate the raw table; every error names the key and says what to write."""
     env = os.environ if env is None else env
-    raw = dict(raw or {})
-    types = _field_types()
-    unknown = sorted(set(raw) - set(types))
-    if unknown:
-        raise ConfigError(
-            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} in {TABLE}; "
-            f"valid keys: {', '.join(sorted(types))}. AWS credentials are never configured here: "
-            f"boto3's default chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, SSO, instance role) provides them"
-        )
-    values = {key: _check_type(key, value, types[key]) for key, value in raw.items()}
-    if not values.get("region"):
-        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
-        if region:
-            values["region"] = region
-    for key in _REQUIRED:
-        if not values.get(key):
-            hint = {
-                "region": 'region = "eu-west-1" (or set AWS_REGION)',
-                "role_arn": 'role_arn = "arn:aws:iam::123456789012:role/SageMakerExecution"',
-                "s3_prefix": 's3_prefix = "s3://my-bucket/mlgates"',
-            }[key]
-            raise ConfigError(f"{TABLE} {key} is required for the sagemaker platform; add {hint}")
-    s = SageMakerSettings(**values)
+    s = coerce_table(
+        "sagemaker", raw, SageMakerSettings,
+        defaults={"region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""},
+        required=_REQUIRED,
+        unknown_hint=". AWS credentials are never configured here: boto3's default chain "
+                     "(AWS_PROFILE, AWS_ACCESS_KEY_ID, SSO, instance role) provides them",
+    )
 
     def bad(key: str, msg: str) -> ConfigError:
         return ConfigError(f"{TABLE} {key} {msg}, got {getattr(s, key)!r}")

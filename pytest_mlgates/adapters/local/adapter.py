@@ -3,7 +3,8 @@
 Training jobs are subprocesses (each the leader of its own process group, so a
 cancel kills everything the script started) whose status, log and exit code
 live in ``<state>/jobs/<name>/`` and survive the process that submitted them;
-the registry is SQLite with content-addressed artifacts (local_registry.py).
+the registry is SQLite with content-addressed artifacts (registry.py); endpoints
+are real HTTP servers on 127.0.0.1 (endpoints.py).
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..contract import ContractError, read_metrics
-from ..procs import pid_alive
-from .base import (
-    Adapter,
+from ...contract import ContractError, read_metrics
+from ...procs import pid_alive
+from ..base import Adapter
+from ...records import (
+    Capabilities,
+    DeployOptions,
+    Endpoint,
     JobFailedError,
     JobStatus,
     ModelVersion,
@@ -30,7 +34,7 @@ from .base import (
     TrainingJob,
     TrainingSpec,
 )
-from .local_registry import LocalRegistry
+from .registry import LocalRegistry
 
 CANCEL_GRACE_SECONDS = 5.0
 
@@ -52,9 +56,11 @@ def job_name_for(model_name: str, commit: str | None) -> str:
 
 
 class LocalAdapter(Adapter):
-    """Subprocess jobs, a SQLite registry; endpoints arrive with the staging work."""
+    """Subprocess jobs, a SQLite registry, HTTP endpoints on 127.0.0.1."""
 
     name = "local"
+    capabilities = Capabilities(mirroring=True, max_mirror_percent=50, fault_injection=True, direct_http=True,
+                                poll_interval=0.5)
 
     def __init__(self, settings: Any = None, state_dir: str | os.PathLike[str] | None = None) -> None:
         super().__init__(settings)
@@ -90,7 +96,7 @@ class LocalAdapter(Adapter):
         command = [python, str(entry), "--data", spec.data, "--model-dir", str(model_dir),
                    *hyperparameter_args(spec.hyperparameters)]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pytest_mlgates.adapters.local_runner", str(job_dir), "--", *command],
+            [sys.executable, "-m", "pytest_mlgates.adapters.local.runner", str(job_dir), "--", *command],
             cwd=self.cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -209,47 +215,48 @@ class LocalAdapter(Adapter):
         """The verified artifact folder of a version, for serving and smoke checks."""
         return self.registry.artifact_path(model)
 
-    # -- endpoints (real HTTP servers on 127.0.0.1; see local_endpoints.py) ----
+    # -- endpoints (real HTTP servers on 127.0.0.1; see endpoints.py) ---------
     @property
     def endpoints(self) -> Any:
         """The LocalEndpoints manager of this state folder (created on first use)."""
         manager = self.__dict__.get("_endpoints")
         if manager is None:
-            from .local_endpoints import LocalEndpoints
+            from .endpoints import LocalEndpoints
 
             manager = self.__dict__["_endpoints"] = LocalEndpoints(self.state_dir)
         return manager
 
     def deploy_to_endpoint(
-        self, endpoint_name: str, model: ModelVersion, deployment_name: str, **options: Any
-    ) -> Any:
-        """Serve the verified artifact of ``model`` as a deployment of a local endpoint.
-
-        Options: ``traffic``, ``latency_ms``, ``latency_fraction``, ``error_rate``,
-        ``watch_pid``, ``detach``, ``seed`` (see LocalEndpoints.deploy).
-        """
-        return self.endpoints.deploy(endpoint_name, model, self.model_path(model), deployment_name, **options)
+        self, endpoint_name: str, model: ModelVersion, deployment_name: str, options: DeployOptions | None = None
+    ) -> Endpoint:
+        """Serve the verified artifact of ``model`` as a deployment of a local endpoint (LocalEndpoints.deploy)."""
+        opts = self.check_deploy_options(options)
+        return self.endpoints.deploy(  # type: ignore[no-any-return]
+            endpoint_name, model, self.model_path(model), deployment_name,
+            traffic=opts.traffic, watch_pid=opts.owner_pid, detach=opts.outlive_run, seed=opts.seed,
+            **(opts.faults.as_dict() if opts.faults else {}),
+        )
 
     def set_traffic(
         self,
         endpoint_name: str,
         traffic: Mapping[str, int],
         mirror: Mapping[str, int] | None = None,
-    ) -> Any:
-        return self.endpoints.set_traffic(endpoint_name, traffic, mirror)
+    ) -> Endpoint:
+        return self.endpoints.set_traffic(endpoint_name, traffic, mirror)  # type: ignore[no-any-return]
 
     def delete_endpoint(self, endpoint_name: str) -> None:
         self.endpoints.delete(endpoint_name)
 
-    def get_endpoint(self, endpoint_name: str) -> Any:
-        return self.endpoints.get(endpoint_name)
+    def get_endpoint(self, endpoint_name: str) -> Endpoint:
+        return self.endpoints.get(endpoint_name)  # type: ignore[no-any-return]
 
-    def list_endpoints(self) -> list[Any]:
-        return self.endpoints.list()
+    def list_endpoints(self) -> list[Endpoint]:
+        return self.endpoints.list()  # type: ignore[no-any-return]
 
     def invoke_endpoint(self, endpoint_name: str, body: Mapping[str, Any], deployment: str | None = None) -> Any:
         return self.endpoints.invoke(endpoint_name, body, deployment)
 
-    def delete_deployment(self, endpoint_name: str, deployment_name: str) -> Any:
+    def delete_deployment(self, endpoint_name: str, deployment_name: str) -> Endpoint:
         """Stop one deployment that takes no live or mirrored traffic."""
         return self.endpoints.delete_deployment(endpoint_name, deployment_name)

@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
-from pytest_mlgates.adapters.base import (
+from pytest_mlgates.adapters.base import Adapter
+from pytest_mlgates.records import (
     AccessDeniedError,
-    Adapter,
     ConflictError,
     DeadlineExceeded,
     JobFailedError,

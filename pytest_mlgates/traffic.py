@@ -1,22 +1,19 @@
-"""Traffic rules of an endpoint, shared by the router and the local adapter (no heavy imports).
+"""Traffic rules of an endpoint, applied by every adapter before anything is sent.
 
-The Azure ML managed-endpoint model: live traffic is a percentage per
-deployment and sums to 100 (or to 0 while an endpoint has no live
-deployment); a mirror copies a share (at most 50%) of the requests to one
-deployment that takes no live traffic, and its responses are dropped.
+The Azure ML managed-endpoint model, which the other platforms' rules fit
+inside: live traffic is a whole percentage per deployment and sums to 100 (or
+to 0 while an endpoint has no live deployment); a mirror copies a share (at
+most ``max_mirror_percent``) of the requests to one deployment that takes no
+live traffic, and its responses are dropped.
 """
 
 from __future__ import annotations
 
-import bisect
-import random
 from collections.abc import Iterable, Mapping
 
+from .records import TrafficError
+
 MAX_MIRROR_PERCENT = 50
-
-
-class TrafficError(ValueError):
-    """A traffic or mirror split that breaks the rules; the message says which and how to fix it."""
 
 
 def _percent(name: str, value: object, what: str) -> int:
@@ -31,6 +28,7 @@ def check_traffic(
     deployments: Iterable[str],
     traffic: Mapping[str, object],
     mirror: Mapping[str, object] | None = None,
+    max_mirror_percent: int = MAX_MIRROR_PERCENT,
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Validated (traffic, mirror) with every deployment named; raises TrafficError."""
     names = list(deployments)
@@ -47,8 +45,8 @@ def check_traffic(
     if len(shadow) > 1:
         raise TrafficError(f"only one deployment can receive mirrored traffic, got {', '.join(shadow)}")
     for name, percent in shadow.items():
-        if percent > MAX_MIRROR_PERCENT:
-            raise TrafficError(f"mirror traffic of {name!r} is {percent}%; at most {MAX_MIRROR_PERCENT}% "
+        if percent > max_mirror_percent:
+            raise TrafficError(f"mirror traffic of {name!r} is {percent}%; at most {max_mirror_percent}% "
                                f"may be mirrored")
         if live.get(name):
             raise TrafficError(f"deployment {name!r} takes {live[name]}% live traffic and cannot also be the "
@@ -58,20 +56,4 @@ def check_traffic(
     return live, shadow
 
 
-class WeightedChoice:
-    """Pick a deployment in proportion to its percentage (immutable; swap a new one in to change)."""
-
-    def __init__(self, traffic: Mapping[str, int], rng: random.Random | None = None) -> None:
-        self.names = [k for k, v in traffic.items() if v > 0]
-        self.cumulative: list[int] = []
-        running = 0
-        for name in self.names:
-            running += traffic[name]
-            self.cumulative.append(running)
-        self.total = running
-        self.rng = rng or random.Random()
-
-    def pick(self) -> str | None:
-        if not self.total:
-            return None
-        return self.names[bisect.bisect_right(self.cumulative, self.rng.random() * self.total)]
+__all__ = ["MAX_MIRROR_PERCENT", "TrafficError", "check_traffic"]

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
-from ..contract import FINGERPRINT_KEY, METRICS_FILE
+from ...contract import FINGERPRINT_KEY, METRICS_FILE
 
 MAX_ENTRIES = 50
 MAX_KEY_CHARS = 128
@@ -225,7 +225,7 @@ def summarize_tar(stream: IO[bytes]) -> ArtifactSummary:
 
 def metrics_from_text(text: str, source: str) -> dict[str, Any]:
     """Parse metrics.json text with the contract's rules."""
-    from ..contract import ContractError, check_metrics
+    from ...contract import ContractError, check_metrics
 
     try:
         data = json.loads(text, parse_constant=lambda c: float(c))

@@ -1,6 +1,6 @@
 """Runs one local training job and records how it ended.
 
-Started as ``python -m pytest_mlgates.adapters.local_runner JOB_DIR -- CMD...``
+Started as ``python -m pytest_mlgates.adapters.local.runner JOB_DIR -- CMD...``
 as the leader of a new process group, so that cancelling the job kills the
 script and everything it spawned, and so that the exit status is on disk even
 when the pytest process that submitted the job has gone.

@@ -20,7 +20,8 @@ import subprocess
 import time
 from collections.abc import Iterable
 
-from .adapters.base import Adapter, ModelVersion
+from ..adapters.base import Adapter
+from ..records import ModelVersion
 
 GATE_TAG = "mlgates.gate."
 OVERRIDE_TAG = "mlgates.override"

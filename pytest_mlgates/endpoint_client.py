@@ -1,6 +1,9 @@
-"""Talking to a deployed endpoint over HTTP: health wait, predict, shadow replay.
+"""Talking to a deployed endpoint on any platform: health wait, predict, shadow replay.
 
-Light on purpose (requests only; pandas is used only if the caller passes a
+Kept apart from the local model server (serving/): every platform's endpoints
+are called through this client, over plain HTTP where the platform declares
+``direct_http`` and through the adapter's ``invoke_endpoint`` otherwise. Light
+on purpose (requests only; pandas is used only if the caller passes a
 DataFrame): this runs in the pytest process.
 """
 
@@ -12,9 +15,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import DEPLOYMENT_HEADER
 
 PREDICT_BATCH = 500
+
+DEPLOYMENT_HEADER = "x-mlgates-deployment"
+"""Response header naming the deployment that answered; as a request header it pins one."""
+
+AZUREML_DEPLOYMENT_HEADER = "azureml-model-deployment"
+"""Azure ML's spelling of the same request header, accepted by the local router too."""
 
 
 class EndpointUnavailable(RuntimeError):
@@ -104,7 +112,7 @@ class EndpointClient:
 
     def predict(self, rows: Any, batch_size: int = PREDICT_BATCH) -> list[Any]:
         """One prediction per row, in order (a DataFrame of feature columns, or a list of mappings)."""
-        from ..loadtest.runner import rows_to_instances
+        from .rows import rows_to_instances
 
         instances = rows_to_instances(rows)
         predictions: list[Any] = []
@@ -134,8 +142,8 @@ def shadow_replay(
     """
     import requests
 
-    from ..gates.shadow import ShadowResult
-    from ..loadtest.runner import rows_to_instances
+    from .gates.shadow import ShadowResult
+    from .rows import rows_to_instances
 
     instances = rows_to_instances(rows)
     out: dict[str, dict[str, list[Any]]] = {side: {"pred": [], "ms": [], "err": []}

@@ -37,10 +37,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..contract import atomic_write_text
-from ..procs import pid_alive
-from ..serving.traffic import TrafficError, check_traffic
-from .base import AdapterError, DeadlineExceeded, Endpoint, ModelVersion, NotFoundError
+from ...contract import atomic_write_text
+from ...procs import pid_alive
+from ...traffic import TrafficError, check_traffic
+from ...records import AdapterError, DeadlineExceeded, Endpoint, ModelVersion, NotFoundError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 READY_TIMEOUT_SECONDS = 60.0
@@ -407,7 +407,7 @@ class LocalEndpoints:
         """POST /invocations on the endpoint (or one pinned deployment); raises EndpointError on non-200."""
         import requests
 
-        from ..serving import DEPLOYMENT_HEADER
+        from ...endpoint_client import DEPLOYMENT_HEADER
 
         rec = self.record(endpoint_name)
         headers = {DEPLOYMENT_HEADER: deployment} if deployment else {}

@@ -1,0 +1,360 @@
+"""Scaffolding of ``mlgates init``: config, gate tests and workflows rendered from ci/templates.
+
+Writes, asking nothing:
+
+- a ``[tool.mlgates]`` table appended to ``pyproject.toml`` (created if
+  missing), with the defaults as comments;
+- a gate test module, ``tests/test_mlgates_gates.py``;
+- two workflows, ``.github/workflows/mlgates-pr.yml`` (pull requests: unit
+  tests and the smoke gate, no cloud) and ``.github/workflows/mlgates-retrain.yml``
+  (drift -> train -> champion gate -> staging -> production).
+
+An existing file, or an existing ``[tool.mlgates]`` table, is never changed
+without ``--force``. Templates are plain files in ``pytest_mlgates/ci/templates``
+with ``@@NAME@@`` placeholders (GitHub's ``${{ }}`` stays untouched).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from ..adapters.platforms import CLOUDS, PLATFORMS
+PARTS = ("config", "tests", "workflows")
+PR_WORKFLOW = "mlgates-pr.yml"
+RETRAIN_WORKFLOW = "mlgates-retrain.yml"
+TEST_MODULE = "tests/test_mlgates_gates.py"
+_TOKEN = re.compile(r"@@([A-Z0-9_]+)@@")
+_MLGATES_HEADER = re.compile(r"^\s*\[\s*tool\s*\.\s*mlgates\s*(\.[^\]]*)?\]\s*(#.*)?$")
+_ANY_HEADER = re.compile(r"^\s*\[")
+
+
+class InitError(Exception):
+    """The repository or the options do not allow scaffolding; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything the templates need; defaults come from the repository when they can."""
+
+    platforms: tuple[str, ...] = ("local",)
+    model_name: str = "model"
+    metric: str = "val_mae"
+    entry_point: str = "train.py"
+    data: str = ""
+    target: str = ""
+    state_dir: str = ".mlgates"
+    training_timeout_minutes: float = 60.0
+    python_version: str = "3.11"
+    train_cron: str = "17 3 * * 1"
+    drift_cron: str = "42 5 * * *"
+    workflows_dir: str = ".github/workflows"
+    code_paths: tuple[str, ...] = ()
+    install: tuple[str, ...] = ()
+    install_project: bool = False
+    """Whether the repository is an installable project (``pip install -e .``)."""
+
+    @property
+    def default_platform(self) -> str:
+        return self.platforms[0]
+
+
+@dataclass
+class Outcome:
+    written: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+# -- rendering ----------------------------------------------------------------------------------
+
+
+def template(name: str) -> str:
+    """The text of a packaged template."""
+    return resources.files("pytest_mlgates.ci").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def render_text(text: str, values: Mapping[str, str]) -> str:
+    """Replace ``@@NAME@@``; a placeholder alone on a line takes a block indented like the placeholder."""
+    out: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        match = _TOKEN.fullmatch(stripped)
+        if match:
+            key = match.group(1)
+            if key not in values:
+                raise KeyError(f"template placeholder @@{key}@@ has no value")
+            indent = line[: len(line) - len(line.lstrip())]
+            out += [(indent + block_line) if block_line.strip() else "" for block_line in values[key].splitlines()]
+            continue
+
+        def one(m: re.Match[str]) -> str:
+            if m.group(1) not in values:
+                raise KeyError(f"template placeholder @@{m.group(1)}@@ has no value")
+            return values[m.group(1)]
+
+        out.append(_TOKEN.sub(one, line))
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _yaml_str(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _output_name(metric: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", metric)
+
+
+def _extras(opts: Options, pr: bool) -> str:
+    extras = ["ml"] if pr else ["ml", "load", *[p for p in opts.platforms if p in CLOUDS]]
+    return ",".join(extras)
+
+
+def _install_lines(opts: Options, pr: bool) -> str:
+    if opts.install:
+        return "\n".join(opts.install)
+    lines = ["python -m pip install --upgrade pip"]
+    if opts.install_project:
+        lines.append('pip install -e .')
+    lines.append("if [ -f requirements.txt ]; then pip install -r requirements.txt; fi")
+    lines.append(f'pip install "pytest-mlgates[{_extras(opts, pr)}]"')
+    return "\n".join(lines)
+
+
+def _indent(text: str, spaces: int) -> str:
+    return "\n".join((" " * spaces + line) if line.strip() else "" for line in text.splitlines())
+
+
+def render_workflows(opts: Options) -> dict[str, str]:
+    """The two workflow files, by name."""
+    metric = _output_name(opts.metric)
+    local = "local" in opts.platforms
+    setup = render_text(template("setup_steps.yml"), {"INSTALL": _install_lines(opts, pr=False)})
+    for cloud in CLOUDS:
+        if cloud in opts.platforms:
+            setup += template(PLATFORMS[cloud].credentials_template or "")
+    values: dict[str, str] = {
+        "METRIC": metric,
+        "DEFAULT_PLATFORM": opts.default_platform,
+        "PLATFORM_OPTIONS": "\n".join(f"- {p}" for p in opts.platforms),
+        "TRAIN_CRON": opts.train_cron,
+        "DRIFT_CRON": opts.drift_cron,
+        "TRAIN_TIMEOUT": str(int(round(opts.training_timeout_minutes)) + 30),
+        "PYTHON_VERSION": opts.python_version,
+        "ID_TOKEN": "id-token: write  # OIDC: short-lived cloud credentials, no stored keys"
+        if any(p in CLOUDS for p in opts.platforms) else "",
+        "SETUP": setup,
+    }
+    for job in ("TRAIN", "CHAMPION_GATE", "STAGING"):
+        for way in ("UPLOAD", "DOWNLOAD"):
+            block = ""
+            if local:
+                block = render_text(template(f"state_{way.lower()}.yml"),
+                                    {"JOB": job.lower().replace("_", "-"), "STATE_DIR": opts.state_dir})
+            values[f"STATE_{way}_{job}"] = block
+    retrain = render_text(template("workflow_retrain.yml"), values)
+    workflows_dir = opts.workflows_dir.rstrip("/")
+    paths = opts.code_paths or _default_code_paths(opts)
+    pr = render_text(template("workflow_pr.yml"), {
+        "CODE_PATHS": "\n".join(f"- {_yaml_str(p)}" for p in (*paths, f"{workflows_dir}/{PR_WORKFLOW}")),
+        "PYTHON_VERSION": opts.python_version,
+        "INSTALL_PR": _install_lines(opts, pr=True),
+        "WORKFLOWS_DIR": workflows_dir,
+    })
+    return {PR_WORKFLOW: _clean(pr), RETRAIN_WORKFLOW: _clean(retrain)}
+
+
+def _clean(text: str) -> str:
+    """Collapse the blank lines left by empty blocks."""
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return re.sub(r"(permissions:\n  contents: read\n)\n+(?=\n)", r"\1", text)
+
+
+def _default_code_paths(opts: Options) -> tuple[str, ...]:
+    entry = opts.entry_point
+    folder = os.path.dirname(entry)
+    paths = [f"{folder}/**" if folder else entry, "src/**", "features/**", "tests/**", "pyproject.toml",
+             "requirements*.txt"]
+    return tuple(dict.fromkeys(paths))
+
+
+def render_config(opts: Options) -> str:
+    """The ``[tool.mlgates]`` table."""
+    data_line = (f"data = {_toml_str(opts.data)}  # training data: a CSV/Parquet path, or a cloud URI on the clouds"
+                 if opts.data else
+                 '# data = ""  # training data: a CSV/Parquet path here, a cloud URI on the clouds')
+    target_line = (f"target = {_toml_str(opts.target)}  # the label column"
+                   if opts.target else
+                   '# target = ""  # the label column; the smoke gate needs it (set it, or pass target=)')
+    return render_text(template("pyproject_mlgates.toml"), {
+        "DEFAULT_PLATFORM": opts.default_platform, "MODEL_NAME": opts.model_name,
+        "ENTRY_POINT": opts.entry_point, "DATA_LINE": data_line, "TARGET_LINE": target_line,
+    })
+
+
+def _toml_str(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_tests() -> str:
+    return template("test_mlgates_gates.py.tmpl")
+
+
+# -- the repository -----------------------------------------------------------------------------
+
+
+def _read_pyproject(path: Path) -> dict[str, object]:
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InitError(f"{path} is not valid TOML ({exc}); fix it before running mlgates init") from exc
+
+
+def options_from_repo(root: Path, platforms: Sequence[str] | None = None, **overrides: object) -> Options:
+    """Options guessed from the repository: its existing [tool.mlgates], its files, its name."""
+    data = _read_pyproject(root / "pyproject.toml")
+    tool = data.get("tool", {}) if isinstance(data.get("tool"), dict) else {}
+    table = tool.get("mlgates", {}) if isinstance(tool, dict) else {}
+    table = table if isinstance(table, dict) else {}
+    training = table.get("training", {}) if isinstance(table.get("training"), dict) else {}
+    if not platforms:
+        configured = str(table.get("platform", "") or "")
+        platforms = [configured] if configured else ["local"]
+    unknown = [p for p in platforms if p not in PLATFORMS]
+    if unknown:
+        raise InitError(f"unknown platform(s) {', '.join(unknown)}; mlgates init has templates for "
+                        f"{', '.join(PLATFORMS)}")
+    entry = str(training.get("entry_point") or "")
+    if not entry:
+        candidates = [p for p in ("train.py", "src/train.py", "training/train.py") if (root / p).is_file()]
+        entry = candidates[0] if candidates else "train.py"
+    data_path = str(training.get("data") or "")
+    if not data_path and (root / "data").is_dir():
+        found = sorted(p for p in (root / "data").iterdir() if p.suffix in (".csv", ".parquet"))
+        data_path = found[0].relative_to(root).as_posix() if found else ""
+    project = data.get("project") if isinstance(data.get("project"), dict) else None
+    name = str(table.get("model_name") or (project or {}).get("name") or root.resolve().name or "model")
+    opts = Options(
+        platforms=tuple(dict.fromkeys(platforms)),
+        model_name=re.sub(r"[^A-Za-z0-9_.-]", "-", name),
+        metric=str(table.get("metric") or "val_mae"),
+        entry_point=entry,
+        data=data_path,
+        target=str(training.get("target") or ""),
+        state_dir=str(table.get("state_dir") or ".mlgates"),
+        training_timeout_minutes=float(training.get("timeout_minutes") or 60.0),
+        install_project=project is not None,
+    )
+    return replace(opts, **{k: v for k, v in overrides.items() if v not in (None, (), [])})
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def remove_mlgates_tables(text: str) -> str:
+    """``text`` without its ``[tool.mlgates]`` and ``[tool.mlgates.*]`` tables."""
+    out, skipping = [], False
+    for line in text.splitlines(keepends=True):
+        if _MLGATES_HEADER.match(line):
+            skipping = True
+            continue
+        if skipping and _ANY_HEADER.match(line):
+            skipping = False
+        if not skipping:
+            out.append(line)
+    return "".join(out).rstrip("\n") + "\n" if "".join(out).strip() else ""
+
+
+def update_pyproject(path: Path, table: str, force: bool) -> str:
+    """The new pyproject text, or raise InitError when [tool.mlgates] exists and not ``force``."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    data = _read_pyproject(path)
+    tool = data.get("tool")
+    exists = isinstance(tool, dict) and "mlgates" in tool
+    if exists and not force:
+        raise FileExistsError(f"{path} already has a [tool.mlgates] table")
+    if exists:
+        text = remove_mlgates_tables(text)
+        left = tomllib.loads(text).get("tool", {})
+        if isinstance(left, dict) and "mlgates" in left:
+            raise InitError(f"{path} sets tool.mlgates in a form mlgates init cannot remove safely (dotted keys or "
+                            f"an inline table); remove it by hand, then run mlgates init --force again")
+    new = (text.rstrip("\n") + "\n\n" if text.strip() else "") + table
+    try:
+        tomllib.loads(new)
+    except tomllib.TOMLDecodeError as exc:  # pragma: no cover - the template is valid TOML
+        raise InitError(f"appending [tool.mlgates] to {path} would make it invalid TOML ({exc}); nothing written") from exc
+    return new
+
+
+def scaffold(root: Path, opts: Options, *, force: bool = False, parts: Sequence[str] = PARTS,
+             dry_run: bool = False) -> Outcome:
+    """Write the configuration, tests and workflows under ``root``; existing ones only with ``force``."""
+    if not root.is_dir():
+        raise InitError(f"{root} is not a folder; run mlgates init inside your repository or pass its path")
+    outcome = Outcome()
+    files: dict[Path, str] = {}
+    if "tests" in parts:
+        files[root / TEST_MODULE] = render_tests()
+    if "workflows" in parts:
+        for name, text in render_workflows(opts).items():
+            files[root / opts.workflows_dir / name] = text
+    if "config" in parts:
+        pyproject = root / "pyproject.toml"
+        try:
+            new = update_pyproject(pyproject, render_config(opts), force)
+        except FileExistsError:
+            outcome.skipped.append("pyproject.toml [tool.mlgates]")
+        else:
+            if not dry_run:
+                _atomic_write(pyproject, new)
+            outcome.written.append("pyproject.toml [tool.mlgates]")
+    for path, text in files.items():
+        rel = path.relative_to(root).as_posix()
+        if path.exists() and not force:
+            outcome.skipped.append(rel)
+            continue
+        if not dry_run:
+            _atomic_write(path, text)
+        outcome.written.append(rel)
+    return outcome
+
+
+def example_options(platform: str) -> Options:
+    """The options of examples/workflows/<platform>/ (the delivery-ETA example project)."""
+    return Options(platforms=(platform,), model_name="delivery-eta", metric="val_mae", entry_point="train.py",
+                   data="data/deliveries.csv", target="eta_minutes", install_project=True)
+
+
+def write_examples(folder: str | os.PathLike[str]) -> list[Path]:
+    """Regenerate examples/workflows/<platform>/*.yml for every platform."""
+    written = []
+    for platform in PLATFORMS:
+        for name, text in render_workflows(example_options(platform)).items():
+            path = Path(folder) / platform / name
+            _atomic_write(path, text)
+            written.append(path)
+    return written
