@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-
 PREDICT_BATCH = 500
 
 DEPLOYMENT_HEADER = "x-mlgates-deployment"

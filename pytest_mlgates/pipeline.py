@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .stages import CHAMPION_GATE, LOAD_GATE, PROMOTION_GATE, SHADOW_GATE, SMOKE
+
 #: (stage name, pytest -m expression, needs the candidate version)
 STAGES: tuple[tuple[str, str, bool], ...] = (
-    ("smoke", "smoke", False),
-    ("champion_gate", "champion_gate", False),
-    ("staging", "load_gate or shadow_gate", True),
-    ("promotion_gate", "promotion_gate", True),
+    (SMOKE, SMOKE, False),
+    (CHAMPION_GATE, CHAMPION_GATE, False),
+    ("staging", f"{LOAD_GATE} or {SHADOW_GATE}", True),
+    (PROMOTION_GATE, PROMOTION_GATE, True),
 )
 
 EXIT_PROMOTED, EXIT_BLOCKED, EXIT_ERROR = 0, 1, 2
@@ -122,7 +124,7 @@ def run_pipeline(
             version = result.outputs.get("model_version") or version
             if result.outcome in ("failed", "error"):
                 break
-            if name == "champion_gate" and result.outcome == "passed" and \
+            if name == CHAMPION_GATE and result.outcome == "passed" and \
                     result.outputs.get("should_promote") != "true":
                 result.outcome = "failed"
                 result.output_tail += "\nshould_promote is not true: the champion gate did not clear the candidate"
@@ -139,10 +141,10 @@ def _conclusion(results: list[StageResult], wanted: Sequence[str]) -> tuple[int,
         return EXIT_ERROR, f"ERROR in stage {last.name} (pytest exit code {last.exit_code})"
     if last.outcome == "failed":
         return EXIT_BLOCKED, f"BLOCKED at stage {last.name}"
-    promotion = next((r for r in results if r.name == "promotion_gate"), None)
+    promotion = next((r for r in results if r.name == PROMOTION_GATE), None)
     if promotion is not None and promotion.outcome == "passed":
         return EXIT_PROMOTED, "PROMOTED: the candidate passed every gate and is the champion"
-    if "promotion_gate" not in wanted:
+    if PROMOTION_GATE not in wanted:
         return EXIT_PROMOTED, "PASSED the stages that were run (promotion not requested)"
     return EXIT_BLOCKED, "NOT PROMOTED: the project has no promotion_gate tests, so no rollout took place"
 

@@ -18,7 +18,12 @@ from typing import Any
 import pytest
 
 from . import config as cfg
-from .adapters import MissingSDKError, UnknownPlatformError, check_sdk_installed, validate_platform_name
+from .adapters import (
+    MissingSDKError,
+    UnknownPlatformError,
+    check_sdk_installed,
+    validate_platform_name,
+)
 from .gates import context
 from .gates.verdict import Verdict
 from .stages import (

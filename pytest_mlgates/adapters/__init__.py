@@ -30,9 +30,9 @@ from ..records import (
     ModelVersion,
     NotFoundError,
     ThrottledError,
+    TrafficError,
     TrainingJob,
     TrainingSpec,
-    TrafficError,
     UnsupportedError,
 )
 from .base import Adapter

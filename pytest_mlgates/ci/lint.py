@@ -30,6 +30,8 @@ from typing import Any
 
 import yaml
 
+from ..stages import CHAMPION_GATE, LOAD_GATE, PROMOTION_GATE, SHADOW_GATE
+
 CHECKS: dict[str, tuple[str, str, str]] = {
     "MLG001": (
         "no-timeout",
@@ -295,7 +297,7 @@ def parse_workflow(text: str, path: str = "<workflow>") -> Workflow:
 
 
 def is_training(job: Job) -> bool:
-    if job.runs_marker("champion_gate") or _TRAIN_CMD.search(job.script):
+    if job.runs_marker(CHAMPION_GATE) or _TRAIN_CMD.search(job.script):
         return True
     return bool(re.search(r"train", job.label)) and not job.markers()
 
@@ -306,13 +308,13 @@ def submits_training(job: Job) -> bool:
 
 
 def is_staging(job: Job) -> bool:
-    if job.runs_marker("load_gate", "shadow_gate"):
+    if job.runs_marker(LOAD_GATE, SHADOW_GATE):
         return True
     return "staging" in job.label or bool(job.environment and "staging" in job.environment.lower())
 
 
 def is_production(job: Job) -> bool:
-    if job.runs_marker("promotion_gate") or _PROMOTE_CMD.search(job.script):
+    if job.runs_marker(PROMOTION_GATE) or _PROMOTE_CMD.search(job.script):
         return True
     if job.environment and "prod" in job.environment.lower():
         return True
@@ -376,7 +378,7 @@ def check_workflow(wf: Workflow) -> list[Finding]:
             findings.append(Finding(code, wf.path, job.id, line, message))
 
     staging_jobs = [j.id for j in wf.jobs.values() if is_staging(j) and not is_production(j)]
-    has_champion_gate = any(j.runs_marker("champion_gate") for j in wf.jobs.values())
+    has_champion_gate = any(j.runs_marker(CHAMPION_GATE) for j in wf.jobs.values())
     every_push: list[Job] = []
     for job in wf.jobs.values():
         training, deploying, production = is_training(job), is_deploying(job), is_production(job)

@@ -31,6 +31,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from ..adapters.platforms import CLOUDS, PLATFORMS
+
 PARTS = ("config", "tests", "workflows")
 PR_WORKFLOW = "mlgates-pr.yml"
 RETRAIN_WORKFLOW = "mlgates-retrain.yml"

@@ -7,10 +7,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ..adapters import Adapter, get_adapter
-from ..records import AdapterError
-from ..adapters import MissingSDKError, UnknownPlatformError
+from ..adapters import Adapter, MissingSDKError, UnknownPlatformError, get_adapter
 from ..config import ConfigError, Settings, find_pyproject, load_settings
+from ..records import AdapterError
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2
 

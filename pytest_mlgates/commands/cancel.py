@@ -48,8 +48,8 @@ def _jobs_from_report(path: str) -> list[str]:
 def main(argv: list[str]) -> int:
     """Cancel each named job that is still running; return the exit code."""
     from ..adapters import MissingSDKError, UnknownPlatformError, get_adapter
-    from ..records import AdapterError, NotFoundError
     from ..config import ConfigError, find_pyproject, load_settings
+    from ..records import AdapterError, NotFoundError
 
     args = build_parser().parse_args(argv)
     names = [n.strip() for n in args.job if n and n.strip()]

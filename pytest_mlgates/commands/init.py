@@ -11,7 +11,6 @@ from pathlib import Path
 
 from ..ci.scaffold import PARTS, PLATFORMS, InitError, options_from_repo, scaffold
 
-
 # -- command line -------------------------------------------------------------------------------
 
 

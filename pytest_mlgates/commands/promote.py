@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 
-from ..records import ConflictError
-from ..release.promotion import PromotionRefused, promote_version
 from ..adapters import Adapter
 from ..config import Settings
+from ..records import ConflictError
+from ..release.promotion import PromotionRefused, promote_version
 from ._common import EXIT_OK, add_project_arguments, with_project
 
 

@@ -6,11 +6,11 @@ import argparse
 import json
 from typing import Any
 
-from ..gates.verdict import fmt
-from ..release.ledger import GATE_TAG
 from ..adapters import Adapter
-from ..records import ModelVersion
 from ..config import Settings
+from ..gates.verdict import fmt
+from ..records import ModelVersion
+from ..release.ledger import GATE_TAG
 from ._common import EXIT_OK, add_project_arguments, with_project
 
 

@@ -9,14 +9,13 @@ validation rows all fail the gate with a message saying which and why.
 from __future__ import annotations
 
 import math
+import unittest
 from collections.abc import Mapping
 from typing import Any
 
-import unittest
-
-from ..records import ModelVersion
 from ..config import NO_CHAMPION_CHOICES, Settings
 from ..contract import FINGERPRINT_KEY
+from ..records import ModelVersion
 from .context import conclude, current_settings
 from .verdict import Verdict, fmt
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Settings
-from .load import proportion_interval, proportion_upper
 from .context import conclude, current_settings
+from .load import proportion_interval, proportion_upper
 from .verdict import Verdict, fmt
 
 TASKS = ("auto", "regression", "classification")

@@ -7,6 +7,13 @@ locust (which monkey-patches sockets process-wide).
 
 from __future__ import annotations
 
-from .runner import LOCUSTFILE, LoadTestError, bodies_from_rows, read_payload_file, rows_to_instances, run_load
+from .runner import (
+    LOCUSTFILE,
+    LoadTestError,
+    bodies_from_rows,
+    read_payload_file,
+    rows_to_instances,
+    run_load,
+)
 
 __all__ = ["LOCUSTFILE", "LoadTestError", "bodies_from_rows", "read_payload_file", "rows_to_instances", "run_load"]

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 
 from ..adapters.base import Adapter
 from ..records import ModelVersion
+from ..stages import CHAMPION_GATE
 
 GATE_TAG = "mlgates.gate."
 OVERRIDE_TAG = "mlgates.override"
@@ -89,7 +90,7 @@ def missing_gates(model: ModelVersion, required: Iterable[str]) -> list[str]:
     return problems
 
 
-def compared_champion(model: ModelVersion, stage: str = "champion_gate") -> str | None:
+def compared_champion(model: ModelVersion, stage: str = CHAMPION_GATE) -> str | None:
     """The champion version the stage compared against (None: there was none)."""
     value = model.tags.get(f"{GATE_TAG}{stage}.champion", NO_CHAMPION)
     return None if value == NO_CHAMPION else value

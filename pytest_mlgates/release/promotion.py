@@ -17,7 +17,7 @@ from ..config import Settings
 from ..gates.champion import champion_metric_tag
 from ..records import ModelVersion
 from ..stages import CHAMPION_GATE, LOAD_GATE, SHADOW_GATE
-from .ledger import compared_champion, missing_gates, override_tags
+from .ledger import OVERRIDE_TAG, compared_champion, missing_gates, override_tags
 
 
 class PromotionRefused(Exception):
@@ -67,7 +67,7 @@ def check_promotable(
     if seen_sha256 is not None and model.sha256 != seen_sha256:
         raise PromotionRefused(f"{model.id} now has artifact {model.sha256[:12]}..., not the "
                                f"{seen_sha256[:12]}... the gates saw; refusing to {verb} it")
-    override = override or model.tags.get("mlgates.override") == "true"
+    override = override or model.tags.get(OVERRIDE_TAG) == "true"
     problems = [] if override else missing_gates(model, required)
     if problems:
         raise PromotionRefused(f"refusing to {verb} {model.id}: its gate ledger is incomplete:\n  "

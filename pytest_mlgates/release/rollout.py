@@ -28,13 +28,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..adapters.base import Adapter
-from ..records import ConflictError, DeployOptions, Faults, ModelVersion, NotFoundError
-from ..stages import PROMOTION_GATE
 from ..config import Settings
 from ..gates.rollout import Side, StepResult, judge_step, rollout_verdict
 from ..gates.verdict import Verdict
-from .promotion import PromotionRefused, check_promotable, promote_version, required_stages
-from .ledger import current_commit, record_stage
+from ..records import ConflictError, DeployOptions, Faults, ModelVersion, NotFoundError
+from ..stages import PROMOTION_GATE
+from .ledger import OVERRIDE_TAG, current_commit, record_stage
+from .promotion import (
+    PromotionRefused,
+    check_promotable,
+    promote_version,
+    required_stages,
+)
 
 JOURNAL = "mlgates.rollout."
 IN_PROGRESS, ROLLED_BACK, DONE = "in_progress", "rolled_back", "done"
@@ -245,8 +250,8 @@ class Rollout:
                 try:
                     promote_version(self.adapter, self.settings, candidate.version,
                                     required=[] if override else required_stages(self.settings, production=True),
-                                    override_by=candidate.tags.get("mlgates.override.by") if override else None,
-                                    override_reason=candidate.tags.get("mlgates.override.reason") if override else None)
+                                    override_by=candidate.tags.get(f"{OVERRIDE_TAG}.by") if override else None,
+                                    override_reason=candidate.tags.get(f"{OVERRIDE_TAG}.reason") if override else None)
                 except (ConflictError, PromotionRefused) as exc:
                     rollback_seconds = roll_back(self.adapter, self.endpoint, cand_dep, champ_dep)
                     _journal(self.adapter, candidate, state=ROLLED_BACK, reason=str(exc).splitlines()[0])

@@ -120,8 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     sock = _bind(args.port)
     if args.command == "model":
         from ..contract import ContractError
-        from .app import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INSTANCES, Faults, ModelServer, create_app, \
-            infer_schema, verify_and_load
+        from .app import (
+            DEFAULT_MAX_BODY_BYTES,
+            DEFAULT_MAX_INSTANCES,
+            Faults,
+            ModelServer,
+            create_app,
+            infer_schema,
+            verify_and_load,
+        )
 
         try:
             faults = Faults(args.latency_ms, args.latency_fraction, args.error_rate).validate()
@@ -135,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                              max_instances=args.max_instances or DEFAULT_MAX_INSTANCES, seed=args.seed)
         app = create_app(server)
     else:
-        from .router import Router, create_router_app
         from ..records import TrafficError
+        from .router import Router, create_router_app
 
         try:
             router = Router(args.name, json.loads(Path(args.config).read_text()), timeout=args.timeout,

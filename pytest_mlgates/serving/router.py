@@ -27,9 +27,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..endpoint_client import AZUREML_DEPLOYMENT_HEADER, DEPLOYMENT_HEADER
 from ..records import TrafficError
 from ..traffic import check_traffic
-from ..endpoint_client import AZUREML_DEPLOYMENT_HEADER, DEPLOYMENT_HEADER
 from . import ADMIN_PREFIX
 from .app import error_response
 
@@ -188,8 +188,9 @@ def _decode(raw: bytes) -> Any:
 
 
 def create_router_app(router: Router) -> Starlette:
-    from .app import _http_error
     from starlette.exceptions import HTTPException
+
+    from .app import _http_error
 
     routes = [
         Route("/ping", router.ping, methods=["GET"]),

@@ -29,18 +29,21 @@ from typing import Any
 import pytest
 
 from pytest_mlgates.adapters.base import Adapter
+from pytest_mlgates.gates.champion import champion_metric_tag, compare
 from pytest_mlgates.records import (
     AccessDeniedError,
     ConflictError,
     DeadlineExceeded,
+    DeployOptions,
+    Faults,
     JobFailedError,
     JobStatus,
     ModelVersion,
     NotFoundError,
     ThrottledError,
     TrainingJob,
+    UnsupportedError,
 )
-from pytest_mlgates.gates.champion import champion_metric_tag, compare
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 JOB_TIMEOUT = 60.0
@@ -513,6 +516,47 @@ class EndpointConformance(_Base):
                 adapter.delete_deployment(endpoint_name, "nobody")
             assert adapter.delete_deployment(endpoint_name, "green").traffic == {"blue": 100}
             assert self.traffic_of(adapter, endpoint_name) == {"blue": 100}
+
+    def test_deployed_endpoints_are_listed(
+        self, adapter: Adapter, driver: JobDriver, model_name: str, endpoint_name: str
+    ) -> None:
+        blue = self.new_version(adapter, driver, model_name, files=driver.servable_files("blue"))
+        with self.cleanup(adapter, endpoint_name):
+            adapter.deploy_to_endpoint(endpoint_name, blue, "blue")
+            listed = {e.name: e.traffic for e in adapter.list_endpoints()}
+            assert listed.get(endpoint_name) == {"blue": 100}
+        assert endpoint_name not in {e.name for e in adapter.list_endpoints()}
+
+    def test_faults_are_honoured_only_where_declared(
+        self, adapter: Adapter, driver: JobDriver, model_name: str, endpoint_name: str
+    ) -> None:
+        blue = self.new_version(adapter, driver, model_name, files=driver.servable_files("blue"))
+        options = DeployOptions(faults=Faults(error_rate=0.5))
+        with self.cleanup(adapter, endpoint_name):
+            if adapter.capabilities.fault_injection:
+                assert adapter.deploy_to_endpoint(endpoint_name, blue, "blue", options).traffic == {"blue": 100}
+            else:  # refused by name, before anything exists on the platform
+                with pytest.raises(UnsupportedError, match="error_rate"):
+                    adapter.deploy_to_endpoint(endpoint_name, blue, "blue", options)
+                with pytest.raises(NotFoundError):
+                    adapter.get_endpoint(endpoint_name)
+
+    def test_mirroring_follows_the_declared_capability(
+        self, adapter: Adapter, driver: JobDriver, model_name: str, endpoint_name: str
+    ) -> None:
+        blue = self.new_version(adapter, driver, model_name, files=driver.servable_files("blue"))
+        caps = adapter.capabilities
+        with self.cleanup(adapter, endpoint_name):
+            adapter.deploy_to_endpoint(endpoint_name, blue, "blue")
+            adapter.deploy_to_endpoint(endpoint_name, blue, "green")
+            if not caps.mirroring:
+                with pytest.raises(UnsupportedError, match="cannot mirror"):
+                    adapter.set_traffic(endpoint_name, {"blue": 100}, mirror={"green": 10})
+            else:
+                adapter.set_traffic(endpoint_name, {"blue": 100}, mirror={"green": caps.max_mirror_percent})
+                with pytest.raises(ValueError, match="mirror"):
+                    adapter.set_traffic(endpoint_name, {"blue": 100}, mirror={"green": caps.max_mirror_percent + 1})
+            assert self.traffic_of(adapter, endpoint_name) == {"blue": 100, "green": 0}
 
     def test_unknown_endpoint_is_not_found(self, adapter: Adapter, endpoint_name: str) -> None:
         with pytest.raises(NotFoundError):

@@ -22,7 +22,6 @@ from typing import Any
 
 from ...contract import ContractError, read_metrics
 from ...procs import pid_alive
-from ..base import Adapter
 from ...records import (
     Capabilities,
     DeployOptions,
@@ -34,6 +33,7 @@ from ...records import (
     TrainingJob,
     TrainingSpec,
 )
+from ..base import Adapter
 from .registry import LocalRegistry
 
 CANCEL_GRACE_SECONDS = 5.0

@@ -39,8 +39,14 @@ from typing import Any
 
 from ...contract import atomic_write_text
 from ...procs import pid_alive
+from ...records import (
+    AdapterError,
+    DeadlineExceeded,
+    Endpoint,
+    ModelVersion,
+    NotFoundError,
+)
 from ...traffic import TrafficError, check_traffic
-from ...records import AdapterError, DeadlineExceeded, Endpoint, ModelVersion, NotFoundError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 READY_TIMEOUT_SECONDS = 60.0

@@ -20,7 +20,6 @@ import boto3.session
 import botocore.config
 import botocore.exceptions
 
-from ..base import Clock, Sleep
 from ...records import (
     AccessDeniedError,
     AdapterError,
@@ -29,12 +28,11 @@ from ...records import (
     NotFoundError,
     ThrottledError,
 )
+from ..base import Clock, Sleep
 from .metadata import (
     ArtifactSummary,
 )
 from .settings import SageMakerSettings, parse_settings
-
-
 
 CONTAINER_MODEL_DIR = "/opt/ml/model"
 CHANNEL = "train"

@@ -8,25 +8,20 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-
-from ...traffic import TrafficError, check_traffic
 from ...records import (
-    DeployOptions,
     AdapterError,
+    DeployOptions,
     Endpoint,
     ModelVersion,
     NotFoundError,
 )
-
-
-
+from ...traffic import TrafficError, check_traffic
 from .client import (
     _NAME_RE,
     _weights_to_percent,
     resource_name,
 )
 from .storage import StorageMixin
-
 
 MODEL_VERSION_TAG = "mlgates:model-version"
 """AWS tag on everything a deployment creates: which model version it serves."""

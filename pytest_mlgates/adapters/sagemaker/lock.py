@@ -7,15 +7,11 @@ import os
 import time
 import uuid
 
-
 from ...records import (
     AdapterError,
     ConflictError,
     NotFoundError,
 )
-
-
-
 from .client import _PreconditionFailed
 from .storage import StorageMixin
 

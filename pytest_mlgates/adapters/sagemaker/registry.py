@@ -7,13 +7,18 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-
 from ...records import (
     AdapterError,
     ConflictError,
     ModelVersion,
     NotFoundError,
 )
+from .client import (
+    JOB_TAG_COMMIT,
+    JOB_TAG_MODEL,
+    _slug,
+)
+from .lock import LockMixin
 from .metadata import (
     KEY_CHAMPION,
     KEY_CREATED,
@@ -24,15 +29,6 @@ from .metadata import (
     decode_properties,
     encode_properties,
 )
-
-
-
-from .client import (
-    JOB_TAG_COMMIT,
-    JOB_TAG_MODEL,
-    _slug,
-)
-from .lock import LockMixin
 
 
 class RegistryMixin(LockMixin):

@@ -7,15 +7,11 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-
 from ...contract import digest_dir
 from ...records import (
     JobFailedError,
     NotFoundError,
 )
-
-
-
 from .client import (
     SINGLE_PUT_LIMIT,
     SOURCE_EXCLUDES,

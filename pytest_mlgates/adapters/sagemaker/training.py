@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-
 from ...contract import ContractError, digest_dir
 from ...records import (
     AdapterError,
@@ -23,16 +22,9 @@ from ...records import (
     TrainingJob,
     TrainingSpec,
 )
-from .metadata import (
-    ArtifactSummary,
-    MetadataError,
-    metrics_from_text,
-    summarize_tar,
-)
-
-
-
 from .client import (
+    _NAME_RE,
+    _STARTING,
     CHANNEL,
     CHANNEL_DIR,
     CONTAINER_MODEL_DIR,
@@ -40,10 +32,14 @@ from .client import (
     JOB_TAG_MODEL,
     LOG_GROUP,
     STATUS,
-    _NAME_RE,
-    _STARTING,
     _split_s3,
     job_name_for,
+)
+from .metadata import (
+    ArtifactSummary,
+    MetadataError,
+    metrics_from_text,
+    summarize_tar,
 )
 from .storage import StorageMixin
 
