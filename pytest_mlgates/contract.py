@@ -135,3 +135,24 @@ def load_model(model_dir: str | os.PathLike[str]) -> Any:
     if not callable(getattr(model, "predict", None)):
         raise ContractError(f"{path} holds a {type(model).__name__} without a predict() method")
     return model
+
+
+def slug(text: str, limit: int) -> str:
+    """Letters, digits and single hyphens, at most ``limit`` characters: what every platform's names allow."""
+    import re
+
+    cut = re.sub(r"[^a-zA-Z0-9]+", "-", text).strip("-")[:limit].strip("-")
+    return cut or "model"
+
+
+def job_name_for(model_name: str, commit: str | None, now: float | None = None) -> str:
+    """``<model>-<YYYYmmdd-HHMMSS>-<commit7>-<hex4>``: unique, sortable, traceable, <= 63 characters.
+
+    One rule for every platform, so a job name reads the same wherever it ran.
+    """
+    import secrets
+    import time
+
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(time.time() if now is None else now))
+    short = slug((commit or "nocommit")[:7], 7)
+    return f"{slug(model_name, 30)}-{stamp}-{short}-{secrets.token_hex(2)}"

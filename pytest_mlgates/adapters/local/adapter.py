@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ...contract import ContractError, read_metrics
+from ...contract import ContractError, job_name_for, read_metrics
 from ...procs import pid_alive
 from ...records import (
     Capabilities,
@@ -46,13 +45,6 @@ def hyperparameter_args(hyperparameters: Mapping[str, Any]) -> list[str]:
         text = json.dumps(value) if isinstance(value, (bool, list, dict)) else str(value)
         args += [f"--{key}", text]
     return args
-
-
-def job_name_for(model_name: str, commit: str | None) -> str:
-    """Unique, sortable and traceable to the commit."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    short = (commit or "nocommit")[:7]
-    return f"{model_name}-{stamp}-{short}-{secrets.token_hex(2)}"
 
 
 class LocalAdapter(Adapter):

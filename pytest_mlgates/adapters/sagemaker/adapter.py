@@ -24,9 +24,10 @@ boto3's default chain and are never printed.
 
 from __future__ import annotations
 
+from ...contract import job_name_for
 from ...records import Capabilities
 from ..base import Adapter
-from .client import job_name_for, resource_name
+from .client import resource_name
 from .endpoints import EndpointsMixin
 from .registry import RegistryMixin
 from .settings import SageMakerSettings, parse_settings

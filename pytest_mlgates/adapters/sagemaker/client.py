@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import random
 import re
-import secrets
 import threading
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import boto3.session
 import botocore.config
 import botocore.exceptions
 
+from ...contract import slug
 from ...records import (
     AccessDeniedError,
     AdapterError,
@@ -76,22 +76,9 @@ STATUS = {
 _STARTING = {"Starting", "Pending", "LaunchingMLInstances", "PreparingTrainingStack", "DownloadingTrainingImage"}
 
 
-def _slug(text: str, limit: int) -> str:
-    """Letters, digits and single hyphens: what SageMaker names allow."""
-    slug = re.sub(r"[^a-zA-Z0-9]+", "-", text).strip("-")[:limit].strip("-")
-    return slug or "model"
-
-
-def job_name_for(model_name: str, commit: str | None, now: float | None = None) -> str:
-    """``<model>-<YYYYmmdd-HHMMSS>-<commit7>-<hex4>``: unique, sortable, traceable, <= 63 chars."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(time.time() if now is None else now))
-    short = _slug((commit or "nocommit")[:7], 7)
-    return f"{_slug(model_name, 30)}-{stamp}-{short}-{secrets.token_hex(2)}"
-
-
 def resource_name(*parts: str) -> str:
     """A SageMaker resource name from parts, shortened with a digest suffix when too long."""
-    name = "-".join(_slug(p, 63) for p in parts if p)
+    name = "-".join(slug(p, 63) for p in parts if p)
     if len(name) <= 63:
         return name
     import hashlib

@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ...contract import slug
 from ...records import (
     AdapterError,
     ConflictError,
@@ -16,7 +17,6 @@ from ...records import (
 from .client import (
     JOB_TAG_COMMIT,
     JOB_TAG_MODEL,
-    _slug,
 )
 from .lock import LockMixin
 from .metadata import (
@@ -37,7 +37,7 @@ class RegistryMixin(LockMixin):
     # -- registry -----------------------------------------------------------------
     def group_name(self, model_name: str) -> str:
         """The model package group of a model name."""
-        return self.config.model_package_group or _slug(model_name, 63)
+        return self.config.model_package_group or slug(model_name, 63)
 
     def _ensure_group(self, model_name: str) -> str:
         group = self.group_name(model_name)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ...contract import ContractError, digest_dir
+from ...contract import ContractError, digest_dir, job_name_for
 from ...records import (
     AdapterError,
     IntegrityError,
@@ -33,7 +33,6 @@ from .client import (
     LOG_GROUP,
     STATUS,
     _split_s3,
-    job_name_for,
 )
 from .metadata import (
     ArtifactSummary,
