@@ -4,8 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 EXAMPLE := examples/delivery_eta
+# Each cloud's own open-source runtime, in a venv of its own (their pins clash with
+# each other's and with ours): the referees of what the adapters submit.
+REFEREES := .venv-referees
+SM_TRAINING := $(REFEREES)/sagemaker-training/.installed-5.1.4
 
-.PHONY: test demo bench install clean
+.PHONY: test demo bench install referees clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,10 +17,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(SM_TRAINING):
+	$(PYTHON) -m venv $(REFEREES)/sagemaker-training
+	$(REFEREES)/sagemaker-training/bin/python -m pip install --quiet 'sagemaker-training==5.1.4'
+	touch $(SM_TRAINING)
+
 install: $(STAMP)
 
-test: $(STAMP)
-	$(PY) -m pytest -n 2 -q tests
+referees: $(SM_TRAINING)
+
+test: $(STAMP) $(SM_TRAINING)
+	MLGATES_REFEREES=required $(PY) -m pytest -n 2 -q tests
 
 demo: $(STAMP)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bash scripts/demo.sh
@@ -25,4 +36,4 @@ bench: $(STAMP)
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) $(EXAMPLE)/.mlgates .pytest_cache
+	rm -rf $(VENV) $(REFEREES) $(EXAMPLE)/.mlgates .pytest_cache

@@ -322,6 +322,13 @@ def _validate(settings: Settings) -> None:
         fail("training", f"smoke_rows must be at least 10, got {t.smoke_rows}")
     if t.timeout_minutes <= 0:
         fail("training", f"timeout_minutes must be > 0, got {t.timeout_minutes}")
+    from .contract import HyperparameterError, render_hyperparameters
+
+    for field_name in ("hyperparameters", "smoke_hyperparameters"):
+        try:
+            render_hyperparameters(getattr(t, field_name))
+        except HyperparameterError as exc:
+            fail("training", f"{field_name}: {exc}")
     for section, keys in (("load", ("p99_ms", "duration", "spawn_rate")), ("rollout", ("p99_ms", "bake_seconds"))):
         for key in keys:
             if getattr(getattr(settings, section), key) <= 0:

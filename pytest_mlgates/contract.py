@@ -3,9 +3,11 @@
 A training script is run as ``python <entry_point> --data PATH --model-dir DIR
 [--name value]...`` and writes ``DIR/metrics.json`` (a flat object of finite
 numbers, plus an optional ``validation_fingerprint`` string) and its model as
-``DIR/model.joblib`` or ``DIR/model.skops``. Training scripts may import the
-helpers here (``write_metrics``, ``validation_fingerprint``); they are light and
-import pandas or joblib only when called.
+``DIR/model.joblib`` or ``DIR/model.skops``. Hyperparameters reach the script
+as the text ``render_hyperparameters`` gives, the same on every platform.
+Training scripts may import the helpers here (``write_metrics``,
+``validation_fingerprint``), but need not: plain ``json`` is enough, so a
+cloud container never needs pytest-mlgates installed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +29,68 @@ FINGERPRINT_KEY = "validation_fingerprint"
 
 class ContractError(ValueError):
     """A training script broke the contract (missing or malformed output)."""
+
+
+class HyperparameterError(ContractError):
+    """A hyperparameter no platform would deliver to the script as written."""
+
+
+# Two characters at least: SageMaker's training toolkit turns a one-letter key
+# into ``-k``, not ``--k``. A letter first, so no name reads as an option value.
+_HYPERPARAMETER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*[A-Za-z0-9]$")
+RESERVED_HYPERPARAMETERS = ("data", "model-dir", "model_dir")
+
+
+def render_hyperparameter(name: str, value: Any) -> str:
+    """The one text a script receives for ``value``, on the local platform and every cloud.
+
+    Strings pass as they are, booleans as ``true``/``false``, numbers as
+    Python writes them, lists and objects as compact JSON with sorted keys.
+    ``None`` and non-finite numbers have no faithful form on every cloud
+    (SageMaker's toolkit renders ``None`` as an empty string), so they are
+    refused here, before anything is submitted.
+    """
+    if not isinstance(name, str) or not _HYPERPARAMETER_NAME.match(name) or name.startswith("sagemaker_"):
+        raise HyperparameterError(
+            f"hyperparameter name {name!r} cannot be passed as --{name} on every platform: use two or more "
+            f"letters, digits, '_' or '-', starting with a letter and not with 'sagemaker_' "
+            f"(SageMaker's toolkit passes a one-letter name as -{name})"
+        )
+    if name in RESERVED_HYPERPARAMETERS:
+        raise HyperparameterError(f"hyperparameter {name!r} is reserved: the platform passes --data and "
+                                  f"--model-dir itself; rename it")
+    if value is None:
+        raise HyperparameterError(f"hyperparameter {name!r} is null, which platforms render differently "
+                                  f"('None' or ''): leave it out, or give a string")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise HyperparameterError(f"hyperparameter {name!r} is {value!r}: give a finite number, "
+                                      f"or the text {str(value)!r} as a string")
+        return repr(value)
+    if isinstance(value, (list, dict)):
+        try:
+            return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise HyperparameterError(f"hyperparameter {name!r} cannot be written as JSON: {exc}") from None
+    raise HyperparameterError(f"hyperparameter {name!r} is a {type(value).__name__}; give a string, number, "
+                              f"boolean, list or object")
+
+
+def render_hyperparameters(hyperparameters: Mapping[str, Any]) -> dict[str, str]:
+    """Every hyperparameter as its canonical text, in sorted order (the order SageMaker's toolkit uses)."""
+    return {name: render_hyperparameter(name, hyperparameters[name]) for name in sorted(hyperparameters, key=str)}
+
+
+def hyperparameter_args(hyperparameters: Mapping[str, Any]) -> list[str]:
+    """``{"max_depth": 6}`` -> ``["--max_depth", "6"]``: what the script's argv holds after ``--model-dir``."""
+    args: list[str] = []
+    for name, text in render_hyperparameters(hyperparameters).items():
+        args += [f"--{name}", text]
+    return args
 
 
 def check_metrics(metrics: Any, source: str = "metrics") -> dict[str, Any]:

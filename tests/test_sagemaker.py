@@ -586,7 +586,8 @@ class TestTraining:
         assert decoded["sagemaker_program"] == "train.py"
         assert decoded["data"] == "/opt/ml/input/data/train/data.csv"
         assert decoded["model-dir"] == "/opt/ml/model"
-        assert (decoded["max_depth"], decoded["criterion"], decoded["early"]) == (6, "squared_error", True)
+        # each value a JSON string of its canonical text: the toolkit's str() of it is that text
+        assert (decoded["max_depth"], decoded["criterion"], decoded["early"]) == ("6", "squared_error", "true")
         assert sent["AlgorithmSpecification"]["TrainingImage"] == IMAGE
         assert sent["RoleArn"] == ROLE
         assert sent["StoppingCondition"] == {"MaxRuntimeInSeconds": 1800}
@@ -628,7 +629,7 @@ class TestTraining:
         algo = sent["AlgorithmSpecification"]
         assert algo["ContainerEntrypoint"] == ["/usr/bin/python3", "/opt/program/train.py"]
         assert algo["ContainerArguments"] == ["--data", "/opt/ml/input/data/train", "--model-dir", "/opt/ml/model",
-                                              "--max_depth", "6", "--criterion", "squared_error", "--early", "true"]
+                                              "--criterion", "squared_error", "--early", "true", "--max_depth", "6"]
         assert "HyperParameters" not in sent
         assert sent["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == "s3://other-bucket/eta/"
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ...contract import ContractError, job_name_for, read_metrics
+from ...contract import ContractError, hyperparameter_args, job_name_for, read_metrics
 from ...procs import pid_alive
 from ...records import (
     Capabilities,
@@ -36,15 +36,6 @@ from ..base import Adapter
 from .registry import LocalRegistry
 
 CANCEL_GRACE_SECONDS = 5.0
-
-
-def hyperparameter_args(hyperparameters: Mapping[str, Any]) -> list[str]:
-    """``{"max_depth": 6}`` -> ``["--max_depth", "6"]`` (the training contract)."""
-    args: list[str] = []
-    for key, value in hyperparameters.items():
-        text = json.dumps(value) if isinstance(value, (bool, list, dict)) else str(value)
-        args += [f"--{key}", text]
-    return args
 
 
 class LocalAdapter(Adapter):
@@ -80,13 +71,16 @@ class LocalAdapter(Adapter):
                 f"training entry point {entry} does not exist; set [tool.mlgates.training] entry_point "
                 f"to your training script (relative to {self.cwd})"
             )
+        try:
+            user_args = hyperparameter_args(spec.hyperparameters)
+        except ContractError as exc:
+            raise JobFailedError(f"not submitted: {exc}") from None
         name = spec.job_name or job_name_for(spec.model_name, spec.commit)
         job_dir = self.jobs_dir / name
         model_dir = job_dir / "model"
         model_dir.mkdir(parents=True, exist_ok=False)
         python = getattr(getattr(self.settings, "training", None), "python", "") or sys.executable
-        command = [python, str(entry), "--data", spec.data, "--model-dir", str(model_dir),
-                   *hyperparameter_args(spec.hyperparameters)]
+        command = [python, str(entry), "--data", spec.data, "--model-dir", str(model_dir), *user_args]
         proc = subprocess.Popen(
             [sys.executable, "-m", "pytest_mlgates.adapters.local.runner", str(job_dir), "--", *command],
             cwd=self.cwd,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ...contract import ContractError, digest_dir, job_name_for
+from ...contract import ContractError, digest_dir, job_name_for, render_hyperparameters
 from ...records import (
     AdapterError,
     IntegrityError,
@@ -54,6 +54,10 @@ class TrainingMixin(StorageMixin):
                 "[tool.mlgates.sagemaker] image_uri is required to train on SageMaker: a framework image for "
                 "script mode (e.g. the scikit-learn image of your region) or your own training image"
             )
+        try:
+            user_hps = render_hyperparameters(spec.hyperparameters)
+        except ContractError as exc:
+            raise JobFailedError(f"not submitted: {exc}") from None
         name = spec.job_name or job_name_for(spec.model_name, spec.commit)
         if not _NAME_RE.match(name):
             raise JobFailedError(f"training job name {name!r} is not valid on SageMaker (1-63 letters, digits, hyphens)")
@@ -61,7 +65,6 @@ class TrainingMixin(StorageMixin):
         if not data_uri:
             raise JobFailedError("no training data: set [tool.mlgates.training] data (a local path or an s3:// URI)")
         data_arg = CHANNEL_DIR if data_uri.endswith("/") else f"{CHANNEL_DIR}/{data_uri.rsplit('/', 1)[-1]}"
-        user_hps = {str(k): v for k, v in spec.hyperparameters.items()}
         algorithm: dict[str, Any] = {"TrainingImage": cfg.image_uri, "TrainingInputMode": "File"}
         hyperparameters: dict[str, str] = {}
         if cfg.script_mode:
@@ -74,8 +77,8 @@ class TrainingMixin(StorageMixin):
             archive, program = self._source_archive(entry)
             source_key = cfg.key("jobs", name, "source", "sourcedir.tar.gz")
             self._put(source_key, archive, f"source code of {name}")
-            # the SageMaker training toolkit JSON-decodes each value and passes
-            # every non-sagemaker_ key on as --key value: our training contract
+            # the SageMaker training toolkit JSON-decodes each value, then str()s it into
+            # --key value: a JSON string of the canonical text decodes back to that very text
             hyperparameters = {
                 "sagemaker_program": json.dumps(program),
                 "sagemaker_submit_directory": json.dumps(f"s3://{cfg.bucket}/{source_key}"),
@@ -87,8 +90,8 @@ class TrainingMixin(StorageMixin):
             }
         else:
             arguments = ["--data", data_arg, "--model-dir", CONTAINER_MODEL_DIR]
-            for key, value in user_hps.items():
-                arguments += [f"--{key}", json.dumps(value) if isinstance(value, (bool, list, dict)) else str(value)]
+            for key, text in user_hps.items():
+                arguments += [f"--{key}", text]
             algorithm["ContainerEntrypoint"] = [cfg.container_python, spec.entry_point]
             algorithm["ContainerArguments"] = arguments
         for key, value in hyperparameters.items():
