@@ -17,9 +17,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-$(SM_TRAINING):
-	$(PYTHON) -m venv $(REFEREES)/sagemaker-training
-	$(REFEREES)/sagemaker-training/bin/python -m pip install --quiet 'sagemaker-training==5.1.4'
+# the toolkit with what the scikit-learn image adds, at our venv's versions (a pickled model loads across them)
+$(SM_TRAINING): $(STAMP)
+	test -x $(REFEREES)/sagemaker-training/bin/python || $(PYTHON) -m venv $(REFEREES)/sagemaker-training
+	$(REFEREES)/sagemaker-training/bin/python -m pip install --quiet 'sagemaker-training==5.1.4' \
+		$$($(PY) -c "from importlib.metadata import version as v; print(*(p + '==' + v(p) for p in ('scikit-learn', 'pandas', 'joblib', 'numpy')))")
 	touch $(SM_TRAINING)
 
 install: $(STAMP)

@@ -29,13 +29,15 @@ def referee_python(name: str) -> Path:
     return python
 
 
-def run_with_mounts(mounts: dict[str, Path], argv: list[str], env: dict[str, str],
-                    timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+def run_with_mounts(mounts: dict[str, Path], argv: list[str], env: dict[str, str], timeout: float = 120.0,
+                    own_network: bool = False) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` in a private mount namespace where each target path shows its source.
 
     The cloud toolkits hard-code ``/opt/ml`` (and the paths our adapters send point
     there) and expect the hosts file a cloud writes; a private namespace gives them
-    that layout without touching the host's /opt or /etc/hosts.
+    that layout without touching the host's /opt or /etc/hosts. With ``own_network``
+    the command also gets a network namespace of its own whose only interface is
+    loopback: a container's server may bind 0.0.0.0 there and nothing outside sees it.
     """
     unshare = shutil.which("unshare")
     if unshare is None or os.geteuid() != 0:
@@ -44,5 +46,7 @@ def run_with_mounts(mounts: dict[str, Path], argv: list[str], env: dict[str, str
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     binds = " && ".join(f'mount --bind "{source}" "{target}"' for target, source in mounts.items())
-    return subprocess.run([unshare, "-m", "--propagation", "private", "sh", "-c", f'{binds} && exec "$@"', "sh", *argv],
+    flags = ["-m", "--propagation", "private"] + (["-n"] if own_network else [])
+    lo = "ip link set lo up && " if own_network else ""
+    return subprocess.run([unshare, *flags, "sh", "-c", f'{lo}{binds} && exec "$@"', "sh", *argv],
                           env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)

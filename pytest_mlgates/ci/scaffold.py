@@ -33,6 +33,8 @@ else:  # pragma: no cover
 from ..adapters.platforms import CLOUDS, PLATFORMS
 
 PARTS = ("config", "tests", "workflows")
+OPTIONAL_PARTS = ("serving",)  # written only when asked for with --only
+DOCKERFILE = "Dockerfile.mlgates-serving"
 PR_WORKFLOW = "mlgates-pr.yml"
 RETRAIN_WORKFLOW = "mlgates-retrain.yml"
 TEST_MODULE = "tests/test_mlgates_gates.py"
@@ -203,6 +205,17 @@ def render_config(opts: Options) -> str:
     })
 
 
+def render_dockerfile(root: Path) -> str:
+    """The bring-your-own serving image: our model server in container mode, with the project's requirements."""
+    from importlib.metadata import version
+
+    requirements = "-r requirements.txt" if (root / "requirements.txt").is_file() else ""
+    if not requirements and (root / "pyproject.toml").is_file() and "[project]" in (root / "pyproject.toml").read_text():
+        requirements = "."
+    return render_text(template("Dockerfile.serving"),
+                       {"DOCKERFILE": DOCKERFILE, "VERSION": version("pytest-mlgates"), "REQUIREMENTS": requirements})
+
+
 def _toml_str(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -323,6 +336,8 @@ def scaffold(root: Path, opts: Options, *, force: bool = False, parts: Sequence[
     if "workflows" in parts:
         for name, text in render_workflows(opts).items():
             files[root / opts.workflows_dir / name] = text
+    if "serving" in parts:
+        files[root / DOCKERFILE] = render_dockerfile(root)
     if "config" in parts:
         pyproject = root / "pyproject.toml"
         try:

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..ci.scaffold import PARTS, PLATFORMS, InitError, options_from_repo, scaffold
+from ..ci.scaffold import OPTIONAL_PARTS, PARTS, PLATFORMS, InitError, options_from_repo, scaffold
 
 # -- command line -------------------------------------------------------------------------------
 
@@ -33,8 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--platform", action="append", type=_platform_list, metavar="NAME[,NAME]",
                         help=f"platform(s) the workflows support, the first is the default "
                              f"({', '.join(PLATFORMS)}); default: [tool.mlgates] platform, else local")
-    parser.add_argument("--only", action="append", choices=PARTS,
-                        help="write only this part (repeatable): config, tests, workflows")
+    parser.add_argument("--only", action="append", choices=PARTS + OPTIONAL_PARTS,
+                        help="write only this part (repeatable): config, tests, workflows, or serving "
+                             "(a Dockerfile for a bring-your-own serving image; never written by default)")
     parser.add_argument("--model-name", help="registry name (default: [tool.mlgates], [project] name, folder)")
     parser.add_argument("--metric", help="primary metric for the champion_gate outputs (default: val_mae)")
     parser.add_argument("--entry-point", help="training script (default: train.py if present)")

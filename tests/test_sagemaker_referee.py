@@ -1,0 +1,187 @@
+"""A real model from training to a served prediction, refereed by SageMaker's own code and contract.
+
+For a regression model (the delivery-ETA example) and a classifier:
+1. the adapter submits the training job to moto;
+2. SageMaker's training toolkit runs the submitted request in the /opt/ml layout
+   (tests/test_training_contract.py) and trains the real model;
+3. the test plays SageMaker's part: packs /opt/ml/model into model.tar.gz where the
+   job's artifacts go and marks the job Completed;
+4. the adapter registers the version and deploys it (CreateModel on moto);
+5. the bring-your-own serving image runs as SageMaker runs it: the Dockerfile that
+   ``mlgates init --only serving`` writes gives the command, the model from
+   ``ModelDataUrl`` is mounted at /opt/ml/model, the environment is the model's
+   ``Environment``, port 8080 on 0.0.0.0 in a network namespace of its own;
+6. its answer to ``{"instances": [...]}`` equals the model's own ``predict`` on the rows.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_mlgates.ci.scaffold import render_dockerfile
+from pytest_mlgates.records import TrainingSpec
+from referees import run_with_mounts
+from test_sagemaker import BUCKET, COMMIT, MotoHarness, aws_env, make_adapter, moto  # noqa: F401
+from test_training_contract import run_toolkit
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "delivery_eta"
+
+CLASSIFIER = """\
+import argparse, json
+from pathlib import Path
+import joblib, pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+p = argparse.ArgumentParser(); p.add_argument("--data"); p.add_argument("--model-dir"); p.add_argument("--inverse_reg", type=float)
+a = p.parse_args()
+frame = pd.read_csv(a.data)
+model = make_pipeline(StandardScaler(), LogisticRegression(C=a.inverse_reg)).fit(frame.drop(columns=["label"]), frame["label"])
+Path(a.model_dir).mkdir(parents=True, exist_ok=True)
+joblib.dump(model, Path(a.model_dir) / "model.joblib")
+(Path(a.model_dir) / "metrics.json").write_text(json.dumps({"val_accuracy": float(model.score(frame.drop(columns=["label"]), frame["label"]))}))
+"""
+
+# Started inside the namespace: the server exactly as the image's ENTRYPOINT + CMD give it,
+# then one request, answered on stdout.
+DRIVER = """\
+import json, subprocess, sys, time, urllib.request
+argv, rows = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+server = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+try:
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen("http://127.0.0.1:8080/ping", timeout=1).read()
+            break
+        except OSError:
+            if server.poll() is not None or time.time() > deadline:
+                server.kill()
+                sys.exit("the server never answered /ping:\\n" + server.communicate()[0])
+            time.sleep(0.1)
+    request = urllib.request.Request("http://127.0.0.1:8080/invocations", data=json.dumps({"instances": rows}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    print(urllib.request.urlopen(request, timeout=30).read().decode())
+finally:
+    server.terminate()
+    server.wait(10)
+"""
+
+
+def classifier_project(root: Path) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(300, 3))
+    label = (x @ [1.5, -2.0, 0.5] + rng.normal(scale=0.5, size=300) > 0).astype(int)
+    rows = [{"a": float(r[0]), "b": float(r[1]), "c": float(r[2])} for r in x]
+    lines = ["a,b,c,label"] + [f"{r['a']!r},{r['b']!r},{r['c']!r},{y}" for r, y in zip(rows, label)]
+    root.mkdir(parents=True)
+    (root / "train.py").write_text(CLASSIFIER)
+    (root / "data.csv").write_text("\n".join(lines) + "\n")
+    return root, {"inverse_reg": 0.5}, rows[:25]
+
+
+def regression_project(root: Path) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
+    import pandas as pd
+
+    root.mkdir(parents=True)
+    shutil.copy(EXAMPLE / "train.py", root / "train.py")
+    frame = pd.read_csv(EXAMPLE / "data" / "deliveries.csv").head(1500)
+    frame.to_csv(root / "data.csv", index=False)
+    rows = json.loads(frame.drop(columns=["eta_minutes"]).head(25).to_json(orient="records"))
+    return root, {"max_iter": 20, "max_depth": 3}, rows
+
+
+def image_command(dockerfile: str) -> list[str]:
+    """ENTRYPOINT + CMD of the serving Dockerfile, with this interpreter standing in for the image's."""
+    entry = cmd = []
+    for line in dockerfile.splitlines():
+        if line.startswith("ENTRYPOINT "):
+            entry = json.loads(line[len("ENTRYPOINT "):])
+        elif line.startswith("CMD "):
+            cmd = json.loads(line[len("CMD "):])
+    assert entry[:1] == ["python"], entry
+    return [sys.executable, *entry[1:], *cmd]
+
+
+@pytest.mark.parametrize("make_project", [regression_project, classifier_project], ids=["regression", "classifier"])
+def test_a_trained_model_is_served_by_the_image_as_sagemaker_runs_it(
+    moto: MotoHarness, tmp_path: Path, make_project: Any  # noqa: F811
+) -> None:
+    import joblib
+    import pandas as pd
+
+    project, hyperparameters, rows = make_project(tmp_path / "project")
+    adapter = make_adapter(moto, project, script_mode=True, inference_image_uri="123.dkr.ecr/eta-serving:1")
+    job = adapter.submit_training_job(TrainingSpec(model_name="eta", entry_point="train.py", data="data.csv",
+                                                   hyperparameters=hyperparameters, commit=COMMIT))
+    (call,) = moto.recorder.find("CreateTrainingJob")
+    trained = run_toolkit(moto, call.json(), tmp_path / "train-opt")
+    assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
+
+    model_dir = tmp_path / "train-opt" / "ml" / "model"  # SageMaker packs this folder into model.tar.gz
+    files = {p.name: p.read_bytes() for p in model_dir.iterdir() if p.is_file() and p.name != "metrics.json"}
+    moto.upload_model(job.name, files, (model_dir / "metrics.json").read_text())
+    moto.set_job(job.name, "Completed", "Completed")
+    version = adapter.register_model("eta", job.name, adapter.job_metrics(job.name))
+    adapter.deploy_to_endpoint("eta-staging", version, "blue")
+    container = moto.recorder.find("CreateModel")[0].json()["PrimaryContainer"]
+    assert container["Image"] == "123.dkr.ecr/eta-serving:1"
+
+    serve_opt = tmp_path / "serve-opt"
+    bucket, _, key = container["ModelDataUrl"][5:].partition("/")
+    archive = moto.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    (serve_opt / "ml" / "model").mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(serve_opt / "ml" / "model", filter="data")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(project), **container["Environment"]}
+    argv = image_command(render_dockerfile(project))
+    served = run_with_mounts({"/opt": serve_opt}, [sys.executable, "-c", DRIVER, json.dumps(argv), json.dumps(rows)],
+                             env, own_network=True)
+    assert served.returncode == 0, served.stdout[-3000:] + served.stderr[-3000:]
+    predictions = json.loads(served.stdout.strip().splitlines()[-1])["predictions"]
+
+    model = joblib.load(model_dir / "model.joblib")
+    expected = model.predict(pd.DataFrame.from_records(rows)).tolist()
+    assert predictions == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    assert len(set(map(str, expected))) > 1  # the rows are told apart: no constant model slips through
+
+
+def test_the_image_refuses_a_model_whose_digest_is_not_the_registered_one(tmp_path: Path) -> None:
+    serve_opt = tmp_path / "opt"
+    (serve_opt / "ml" / "model").mkdir(parents=True)
+    (serve_opt / "ml" / "model" / "model.joblib").write_bytes(b"not the registered model")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MLGATES_SHA256": "0" * 64}
+    argv = image_command(render_dockerfile(tmp_path))
+    result = run_with_mounts({"/opt": serve_opt}, argv, env, own_network=True, timeout=60)
+    assert result.returncode == 2
+    assert "0" * 64 + " was registered" in result.stderr and "/opt/ml/model" in result.stderr
+
+
+def test_the_image_refuses_to_serve_without_a_registered_digest(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    result = run_with_mounts({"/opt": tmp_path}, image_command(render_dockerfile(tmp_path)), env,
+                             own_network=True, timeout=60)
+    assert result.returncode == 2 and "MLGATES_SHA256 is not set" in result.stderr
+
+
+def test_init_writes_the_serving_dockerfile_only_when_asked(tmp_path: Path) -> None:
+    from pytest_mlgates.cli import main
+
+    (tmp_path / "requirements.txt").write_text("scikit-learn\n")
+    assert main(["init", str(tmp_path)]) == 0
+    assert not (tmp_path / "Dockerfile.mlgates-serving").exists()
+    assert main(["init", str(tmp_path), "--only", "serving"]) == 0
+    text = (tmp_path / "Dockerfile.mlgates-serving").read_text()
+    assert "-r requirements.txt" in text and 'CMD ["serve"]' in text and "@@" not in text
