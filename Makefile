@@ -5,9 +5,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 EXAMPLE := examples/delivery_eta
 # Each cloud's own open-source runtime, in a venv of its own (their pins clash with
-# each other's and with ours): the referees of what the adapters submit.
+# each other's and with ours): the referees of what the adapters submit and serve.
 REFEREES := .venv-referees
-SM_TRAINING := $(REFEREES)/sagemaker-training/.installed-5.1.4
+REFEREE_SPECS := sagemaker-training:sagemaker-training==5.1.4 \
+	azureml-inference:azureml-inference-server-http==1.5.1 \
+	vertex-prediction:google-cloud-aiplatform[prediction]==2.7.0
+REFEREE_STAMPS := $(foreach spec,$(REFEREE_SPECS),$(REFEREES)/$(word 1,$(subst :, ,$(spec)))/.installed)
 
 .PHONY: test demo bench install referees clean
 
@@ -17,18 +20,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# the toolkit with what the scikit-learn image adds, at our venv's versions (a pickled model loads across them)
-$(SM_TRAINING): $(STAMP)
-	test -x $(REFEREES)/sagemaker-training/bin/python || $(PYTHON) -m venv $(REFEREES)/sagemaker-training
-	$(REFEREES)/sagemaker-training/bin/python -m pip install --quiet 'sagemaker-training==5.1.4' \
+# each with scikit-learn, pandas, joblib and numpy at our venv's versions, as the
+# clouds' scikit-learn images carry them (a pickled model loads across the two)
+$(REFEREES)/%/.installed: $(STAMP) Makefile
+	test -x $(REFEREES)/$*/bin/python || $(PYTHON) -m venv $(REFEREES)/$*
+	$(REFEREES)/$*/bin/python -m pip install --quiet \
+		'$(word 2,$(subst :, ,$(filter $*:%,$(REFEREE_SPECS))))' \
 		$$($(PY) -c "from importlib.metadata import version as v; print(*(p + '==' + v(p) for p in ('scikit-learn', 'pandas', 'joblib', 'numpy')))")
-	touch $(SM_TRAINING)
+	touch $@
 
 install: $(STAMP)
 
-referees: $(SM_TRAINING)
+referees: $(REFEREE_STAMPS)
 
-test: $(STAMP) $(SM_TRAINING)
+test: $(STAMP) $(REFEREE_STAMPS)
 	MLGATES_REFEREES=required $(PY) -m pytest -n 2 -q tests
 
 demo: $(STAMP)

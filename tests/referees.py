@@ -7,10 +7,13 @@ fails CI instead of skipping).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,8 +48,67 @@ def run_with_mounts(mounts: dict[str, Path], argv: list[str], env: dict[str, str
         if os.environ.get("MLGATES_REFEREES") == "required":
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    binds = " && ".join(f'mount --bind "{source}" "{target}"' for target, source in mounts.items())
+    steps = (["ip link set lo up"] if own_network else []) + [
+        f'mount --bind "{source}" "{target}"' for target, source in mounts.items()]
     flags = ["-m", "--propagation", "private"] + (["-n"] if own_network else [])
-    lo = "ip link set lo up && " if own_network else ""
-    return subprocess.run([unshare, *flags, "sh", "-c", f'{lo}{binds} && exec "$@"', "sh", *argv],
+    return subprocess.run([unshare, *flags, "sh", "-c", " && ".join([*steps, 'exec "$@"']), "sh", *argv],
                           env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+# Run inside the namespace: the server exactly as its container starts it, then one
+# request once the health route answers; the response body goes to stdout.
+_DRIVER = """\
+import json, os, signal, subprocess, sys, tempfile, time, urllib.error, urllib.request
+argv, health, predict, bodies = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+log = tempfile.TemporaryFile(mode="w+")  # not a pipe: a server's workers would hold it open
+server = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+def stop(sig):
+    try:
+        os.killpg(server.pid, sig)  # the server and every worker it started
+    except ProcessLookupError:
+        pass
+
+try:
+    deadline = time.time() + 90
+    while True:
+        try:
+            urllib.request.urlopen(health, timeout=1).read()
+            break
+        except OSError:
+            if server.poll() is not None or time.time() > deadline:
+                stop(signal.SIGKILL)
+                log.seek(0)
+                sys.exit("the server never answered " + health + ":\\n" + log.read()[-4000:])
+            time.sleep(0.1)
+    answers = []
+    for body in bodies:
+        request = urllib.request.Request(predict, data=body.encode(), headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                answers.append([response.status, response.read().decode()])
+        except urllib.error.HTTPError as exc:
+            answers.append([exc.code, exc.read().decode()])
+    print(json.dumps(answers))
+finally:
+    stop(signal.SIGTERM)
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        stop(signal.SIGKILL)
+"""
+
+
+def ask_container(argv: list[str], env: dict[str, str], mounts: dict[str, Path], health: str, predict: str,
+                  *bodies: Any, timeout: float = 180.0) -> list[tuple[int, str]]:
+    """Start a serving container's command in a namespace of its own and send it each body in turn.
+
+    Returns (HTTP status, body) per request; fails the test with the server's output
+    when it never became healthy.
+    """
+    texts = [b if isinstance(b, str) else json.dumps(b) for b in bodies]
+    result = run_with_mounts(mounts, [sys.executable, "-c", _DRIVER, json.dumps(argv), health, predict,
+                                      json.dumps(texts)], env, timeout=timeout, own_network=True)
+    if result.returncode != 0:
+        pytest.fail(f"the server did not answer:\n{result.stdout[-4000:]}{result.stderr[-4000:]}", pytrace=False)
+    return [(status, body) for status, body in json.loads(result.stdout.strip().splitlines()[-1])]

@@ -29,7 +29,7 @@ import pytest
 
 from pytest_mlgates.ci.scaffold import render_dockerfile
 from pytest_mlgates.records import TrainingSpec
-from referees import run_with_mounts
+from referees import ask_container, run_with_mounts
 from test_sagemaker import BUCKET, COMMIT, MotoHarness, aws_env, make_adapter, moto  # noqa: F401
 from test_training_contract import run_toolkit
 
@@ -51,32 +51,6 @@ Path(a.model_dir).mkdir(parents=True, exist_ok=True)
 joblib.dump(model, Path(a.model_dir) / "model.joblib")
 (Path(a.model_dir) / "metrics.json").write_text(json.dumps({"val_accuracy": float(model.score(frame.drop(columns=["label"]), frame["label"]))}))
 """
-
-# Started inside the namespace: the server exactly as the image's ENTRYPOINT + CMD give it,
-# then one request, answered on stdout.
-DRIVER = """\
-import json, subprocess, sys, time, urllib.request
-argv, rows = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-server = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-try:
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen("http://127.0.0.1:8080/ping", timeout=1).read()
-            break
-        except OSError:
-            if server.poll() is not None or time.time() > deadline:
-                server.kill()
-                sys.exit("the server never answered /ping:\\n" + server.communicate()[0])
-            time.sleep(0.1)
-    request = urllib.request.Request("http://127.0.0.1:8080/invocations", data=json.dumps({"instances": rows}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    print(urllib.request.urlopen(request, timeout=30).read().decode())
-finally:
-    server.terminate()
-    server.wait(10)
-"""
-
 
 def classifier_project(root: Path) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
     import numpy as np
@@ -146,11 +120,11 @@ def test_a_trained_model_is_served_by_the_image_as_sagemaker_runs_it(
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(serve_opt / "ml" / "model", filter="data")
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(project), **container["Environment"]}
-    argv = image_command(render_dockerfile(project))
-    served = run_with_mounts({"/opt": serve_opt}, [sys.executable, "-c", DRIVER, json.dumps(argv), json.dumps(rows)],
-                             env, own_network=True)
-    assert served.returncode == 0, served.stdout[-3000:] + served.stderr[-3000:]
-    predictions = json.loads(served.stdout.strip().splitlines()[-1])["predictions"]
+    ((status, body),) = ask_container(image_command(render_dockerfile(project)), env, {"/opt": serve_opt},
+                                      "http://127.0.0.1:8080/ping", "http://127.0.0.1:8080/invocations",
+                                      {"instances": rows})
+    assert status == 200, body
+    predictions = json.loads(body)["predictions"]
 
     model = joblib.load(model_dir / "model.joblib")
     expected = model.predict(pd.DataFrame.from_records(rows)).tolist()

@@ -1,0 +1,36 @@
+"""What each cloud's own serving runtime loads to answer the serving contract.
+
+The trained model folder is served as it is; beside it, a code folder holds the
+platform's entry (Azure ML's ``score.py``, Vertex AI's ``predictor.py``) and
+``mlgates_runtime.py``, which loads the model after checking its digest and
+turns ``{"instances": [...]}`` into ``{"predictions": [...]}``. None of it
+imports pytest-mlgates, which the serving containers do not have.
+"""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+
+# platform -> (source file in this package, the name the runtime loads)
+ENTRIES: dict[str, tuple[str, str]] = {
+    "azureml": ("azureml_score.py", "score.py"),
+    "vertex": ("vertex_predictor.py", "predictor.py"),
+}
+RUNTIME = "mlgates_runtime.py"
+VERTEX_PREDICTOR_CLASS = "MlgatesPredictor"
+
+
+def write_code_folder(platform: str, dest: Path) -> Path:
+    """Write ``platform``'s serving entry and the runtime into ``dest``; returns the entry's path."""
+    if platform not in ENTRIES:
+        raise ValueError(f"no serving entry for platform {platform!r}; there are entries for {', '.join(ENTRIES)}")
+    source, name = ENTRIES[platform]
+    here = resources.files(__name__)
+    dest.mkdir(parents=True, exist_ok=True)
+    with resources.as_file(here / "runtime.py") as runtime:
+        shutil.copyfile(runtime, dest / RUNTIME)
+    with resources.as_file(here / source) as entry:
+        shutil.copyfile(entry, dest / name)
+    return dest / name
