@@ -199,6 +199,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[run_id_key] = config.workerinput["mlgates_run_id"]  # type: ignore[attr-defined]
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "mlgates-xdist")
+    from .fixtures.smoke import EarlySmoke  # stdlib and pytest only
+
+    config.pluginmanager.register(EarlySmoke(config), "mlgates-early-smoke")
 
 
 class _XdistHooks:
