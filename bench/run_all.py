@@ -51,7 +51,7 @@ def discover(folder: Path = BENCH, only: list[str] | None = None) -> list[Path]:
     return scripts
 
 
-def run_one(script: Path, args: list[str], out: object = sys.stdout) -> Outcome:
+def run_one(script: Path, args: list[str]) -> Outcome:
     """Run ``script`` with ``args``, stream its output prefixed with its name, keep its last line."""
     started = time.perf_counter()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -60,7 +60,7 @@ def run_one(script: Path, args: list[str], out: object = sys.stdout) -> Outcome:
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
-            print(f"[{script.stem}] {line}", end="", file=out, flush=True)  # type: ignore[arg-type]
+            print(f"[{script.stem}] {line}", end="", flush=True)
             if line.strip():
                 last = line.strip()
         returncode = proc.wait()
