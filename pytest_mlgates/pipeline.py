@@ -124,6 +124,8 @@ def run_pipeline(
             version = result.outputs.get("model_version") or version
             if result.outcome in ("failed", "error"):
                 break
+            if name == CHAMPION_GATE and _nothing_new(result):
+                break  # the retrain reproduced the champion: a neutral stop, see _conclusion
             if name == CHAMPION_GATE and result.outcome == "passed" and \
                     result.outputs.get("should_promote") != "true":
                 result.outcome = "failed"
@@ -141,6 +143,8 @@ def _conclusion(results: list[StageResult], wanted: Sequence[str]) -> tuple[int,
         return EXIT_ERROR, f"ERROR in stage {last.name} (pytest exit code {last.exit_code})"
     if last.outcome == "failed":
         return EXIT_BLOCKED, f"BLOCKED at stage {last.name}"
+    if last.name == CHAMPION_GATE and _nothing_new(last):
+        return EXIT_PROMOTED, "NOTHING NEW TO PROMOTE: the retrain reproduced the champion (same artifact sha256)"
     promotion = next((r for r in results if r.name == PROMOTION_GATE), None)
     if promotion is not None and promotion.outcome == "passed":
         return EXIT_PROMOTED, "PROMOTED: the candidate passed every gate and is the champion"
@@ -149,12 +153,20 @@ def _conclusion(results: list[StageResult], wanted: Sequence[str]) -> tuple[int,
     return EXIT_BLOCKED, "NOT PROMOTED: the project has no promotion_gate tests, so no rollout took place"
 
 
+def _nothing_new(result: StageResult) -> bool:
+    """The champion gate found the challenger's artifact identical to the champion's (a neutral stop)."""
+    return any(v.get("gate") == "champion" and v.get("figures", {}).get("nothing_new")
+               for v in result.report.get("verdicts", []))
+
+
 def _num(value: Any, unit: str = "") -> str:
     return f"{value:.4g}{unit}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "?"
 
 
 def _gate_figures(gate: str, f: Mapping[str, Any]) -> str:
     """The few figures of one verdict that fit on the pipeline's one-screen report."""
+    if gate == "champion" and f.get("nothing_new"):
+        return f"nothing new: the same artifact as champion {f.get('champion')}"
     if gate == "champion" and "challenger_value" in f:
         champ = f.get("champion_value")
         return f"{f['metric']} {_num(f['challenger_value'])} vs champion " + (
