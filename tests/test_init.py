@@ -73,21 +73,22 @@ def test_scaffolds_config_tests_and_two_workflows(repo: Path, capsys):
     assert settings.platform == "sagemaker" and settings.training.data == "data/rows.csv"
 
 
-def test_gate_module_covers_every_stage_with_real_gate_helpers(repo: Path):
-    init.scaffold(repo, init.options_from_repo(repo), parts=["tests"])
+@pytest.mark.parametrize("drift", ["", "data/recent.csv"])
+def test_gate_module_covers_every_stage_with_real_gate_helpers(repo: Path, drift: str):
+    init.scaffold(repo, init.options_from_repo(repo, drift_current=drift), parts=["tests"])
     source = (repo / init.TEST_MODULE).read_text()
     tree = ast.parse(source)
     markers = {d.attr for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
                for d in ast.walk(node) if isinstance(d, ast.Attribute) and isinstance(d.value, ast.Attribute)
                and d.value.attr == "mark"}
-    assert markers == STAGE_MARKERS
+    assert markers == (STAGE_MARKERS if drift else STAGE_MARKERS - {"drift_gate"})  # no red suite until configured
     imported = {a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                 and node.module == "pytest_mlgates.gates" for a in node.names}
     from pytest_mlgates import gates
 
     assert imported <= set(gates.__all__)
-    assert {"assert_beats_baseline", "assert_non_inferior", "assert_slo", "assert_shadow_agreement",
-            "assert_no_drift"} <= imported
+    assert {"assert_beats_baseline", "assert_non_inferior", "assert_slo", "assert_shadow_agreement"} <= imported
+    assert ("assert_no_drift" in imported) == bool(drift)
     fixtures = {a.arg for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) for a in node.args.args}
     assert {"smoke_sample", "smoke_model", "challenger", "champion", "staging_endpoint", "load_test",
             "rollout", "training_job"} <= fixtures

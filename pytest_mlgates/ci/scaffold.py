@@ -67,6 +67,10 @@ class Options:
     install: tuple[str, ...] = ()
     install_project: bool = False
     """Whether the repository is an installable project (``pip install -e .``)."""
+    greater_is_better: bool | None = None
+    """The metric's direction; None: inferred from its name (infer_direction), else lower is better."""
+    drift_current: str = ""
+    """Recent production features for the drift gate; the drift test is written only when set."""
 
     @property
     def default_platform(self) -> str:
@@ -77,6 +81,8 @@ class Options:
 class Outcome:
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What init inferred or kept, said to the user."""
 
 
 # -- rendering ----------------------------------------------------------------------------------
@@ -191,6 +197,57 @@ def _default_code_paths(opts: Options) -> tuple[str, ...]:
     return tuple(dict.fromkeys(paths))
 
 
+#: Words in a metric's name that say which way is better (checked in this order; first match wins).
+_HIGHER_WORDS = ("accuracy", "acc", "auc", "roc", "f1", "fbeta", "precision", "recall", "r2", "ap", "map",
+                 "ndcg", "iou", "dice", "bleu", "rouge", "kappa", "mcc", "score", "hit", "top1", "top5")
+_LOWER_WORDS = ("mae", "mse", "rmse", "mape", "smape", "msle", "rmsle", "loss", "logloss", "error", "err",
+                "deviance", "brier", "perplexity", "wer", "cer", "latency", "cost", "huber")
+
+
+def infer_direction(metric: str) -> bool | None:
+    """True when higher is better, False when lower is, None when the name does not say."""
+    words = [w for w in re.split(r"[^a-z0-9]+", metric.lower()) if w]
+    for word in words:
+        if word in _LOWER_WORDS:
+            return False
+        if word in _HIGHER_WORDS:
+            return True
+    return None
+
+
+def metric_direction(opts: Options) -> tuple[bool, str]:
+    """The direction written into [tool.mlgates] and the sentence that says where it came from."""
+    if opts.greater_is_better is not None:
+        word = "higher" if opts.greater_is_better else "lower"
+        return opts.greater_is_better, f"{word} is better (as set)"
+    inferred = infer_direction(opts.metric)
+    if inferred is None:
+        return False, (f"lower is better: assumed, the name {opts.metric!r} does not say; pass "
+                       f"--greater-is-better if higher is better")
+    word = "higher" if inferred else "lower"
+    flag = "--lower-is-better" if inferred else "--greater-is-better"
+    return inferred, f"{word} is better: inferred from the name {opts.metric!r} (pass {flag} if not)"
+
+
+#: Column names that are a label wherever they appear.
+_TARGET_NAMES = ("target", "label", "labels", "y", "class", "outcome", "is_fraud", "churn", "churned")
+
+
+def infer_target(data_file: Path) -> str:
+    """The label column of a CSV whose header has exactly one well-known label name, else ''."""
+    if data_file.suffix.lower() != ".csv" or not data_file.is_file():
+        return ""
+    import csv
+
+    try:
+        with data_file.open(newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError):
+        return ""
+    found = [c for c in header if c.strip().lower() in _TARGET_NAMES]
+    return found[0] if len(found) == 1 else ""
+
+
 def render_config(opts: Options) -> str:
     """The ``[tool.mlgates]`` table."""
     data_line = (f"data = {_toml_str(opts.data)}  # training data: a CSV/Parquet path, or a cloud URI on the clouds"
@@ -199,9 +256,18 @@ def render_config(opts: Options) -> str:
     target_line = (f"target = {_toml_str(opts.target)}  # the label column"
                    if opts.target else
                    '# target = ""  # the label column; the smoke gate needs it (set it, or pass target=)')
+    greater, why = metric_direction(opts)
+    drift_line = (f"current = {_toml_str(opts.drift_current)}  # recent production features; env MLGATES_DRIFT_CURRENT"
+                  if opts.drift_current else
+                  '# current = ""  # recent production features (CSV/Parquet/JSON path or URI); env '
+                  'MLGATES_DRIFT_CURRENT')
     return render_text(template("pyproject_mlgates.toml"), {
         "DEFAULT_PLATFORM": opts.default_platform, "MODEL_NAME": opts.model_name,
         "ENTRY_POINT": opts.entry_point, "DATA_LINE": data_line, "TARGET_LINE": target_line,
+        "METRIC_LINE": f"metric = {_toml_str(opts.metric)}  # primary gate metric: a key of the metrics.json "
+                       f"your training writes",
+        "DIRECTION_LINE": f"greater_is_better = {str(greater).lower()}  # {why}",
+        "DRIFT_CURRENT_LINE": drift_line,
     })
 
 
@@ -220,8 +286,12 @@ def _toml_str(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def render_tests() -> str:
-    return template("test_mlgates_gates.py.tmpl")
+def render_tests(opts: Options | None = None) -> str:
+    """The gate test module; the drift test only when drift data is configured (no red suite until then)."""
+    drift = template("test_drift_gate.py.tmpl") if opts is not None and opts.drift_current else (
+        "# No drift gate yet: set [tool.mlgates.drift] current to recent production features, then\n"
+        "# run `mlgates init --force --only tests` to add it.")
+    return render_text(template("test_mlgates_gates.py.tmpl"), {"DRIFT_TEST": drift})
 
 
 # -- the repository -----------------------------------------------------------------------------
@@ -260,18 +330,28 @@ def options_from_repo(root: Path, platforms: Sequence[str] | None = None, **over
         data_path = found[0].relative_to(root).as_posix() if found else ""
     project = data.get("project") if isinstance(data.get("project"), dict) else None
     name = str(table.get("model_name") or (project or {}).get("name") or root.resolve().name or "model")
+    target = str(training.get("target") or "")
+    if not target and data_path and "://" not in data_path:
+        target = infer_target(root / data_path)
+    drift = table.get("drift", {}) if isinstance(table.get("drift"), dict) else {}
+    greater = table.get("greater_is_better")
     opts = Options(
         platforms=tuple(dict.fromkeys(platforms)),
         model_name=re.sub(r"[^A-Za-z0-9_.-]", "-", name),
         metric=str(table.get("metric") or "val_mae"),
         entry_point=entry,
         data=data_path,
-        target=str(training.get("target") or ""),
+        target=target,
+        greater_is_better=greater if isinstance(greater, bool) else None,
+        drift_current=str(drift.get("current") or ""),
         state_dir=str(table.get("state_dir") or ".mlgates"),
         training_timeout_minutes=float(training.get("timeout_minutes") or 60.0),
         install_project=project is not None,
     )
-    return replace(opts, **{k: v for k, v in overrides.items() if v not in (None, (), [])})
+    given = {k: v for k, v in overrides.items() if v not in (None, (), [])}
+    if given.get("metric", opts.metric) != opts.metric and "greater_is_better" not in given:
+        given["greater_is_better"] = None  # a new metric: the old one's direction says nothing about it
+    return replace(opts, **given)
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -330,9 +410,10 @@ def scaffold(root: Path, opts: Options, *, force: bool = False, parts: Sequence[
     if not root.is_dir():
         raise InitError(f"{root} is not a folder; run mlgates init inside your repository or pass its path")
     outcome = Outcome()
+    opts = _keep_config_consistent(root, opts, force, outcome) if "config" in parts or "workflows" in parts else opts
     files: dict[Path, str] = {}
     if "tests" in parts:
-        files[root / TEST_MODULE] = render_tests()
+        files[root / TEST_MODULE] = render_tests(opts)
     if "workflows" in parts:
         for name, text in render_workflows(opts).items():
             files[root / opts.workflows_dir / name] = text
@@ -348,6 +429,11 @@ def scaffold(root: Path, opts: Options, *, force: bool = False, parts: Sequence[
             if not dry_run:
                 _atomic_write(pyproject, new)
             outcome.written.append("pyproject.toml [tool.mlgates]")
+            outcome.notes.append(f"metric {opts.metric!r}: {metric_direction(opts)[1]}")
+            if opts.target:
+                outcome.notes.append(f"target {opts.target!r}: the label column")
+        if _ignore_state_dir(root, opts.state_dir, dry_run):
+            outcome.written.append(f".gitignore ({opts.state_dir.rstrip('/')}/)")
     for path, text in files.items():
         rel = path.relative_to(root).as_posix()
         if path.exists() and not force:
@@ -357,6 +443,39 @@ def scaffold(root: Path, opts: Options, *, force: bool = False, parts: Sequence[
             _atomic_write(path, text)
         outcome.written.append(rel)
     return outcome
+
+
+def _keep_config_consistent(root: Path, opts: Options, force: bool, outcome: Outcome) -> Options:
+    """A kept [tool.mlgates] decides the metric the workflow outputs name, so they never disagree."""
+    if force:
+        return opts
+    table = _read_pyproject(root / "pyproject.toml").get("tool", {})
+    table = table.get("mlgates") if isinstance(table, dict) else None
+    if not isinstance(table, dict):
+        return opts
+    kept = str(table.get("metric") or "val_mae")
+    if kept != opts.metric:
+        outcome.notes.append(f"kept metric {kept!r} of the existing [tool.mlgates] for the workflow outputs, "
+                             f"not {opts.metric!r}; pass --force to change the config too")
+        opts = replace(opts, metric=kept)
+    return opts
+
+
+def _ignore_state_dir(root: Path, state_dir: str, dry_run: bool) -> bool:
+    """Add the local platform's state folder to .gitignore unless a line already covers it."""
+    if os.path.isabs(state_dir):
+        return False
+    entry = state_dir.strip("/").removeprefix("./")
+    path = root / ".gitignore"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    patterns = {line.strip().strip("/") for line in text.splitlines()}
+    if entry in patterns:
+        return False
+    if not dry_run:
+        block = ("" if not text or text.endswith("\n") else "\n") + \
+            f"# the local ML platform's registry, artifacts and endpoints (mlgates init)\n{entry}/\n"
+        _atomic_write(path, text + block)
+    return True
 
 
 def example_options(platform: str) -> Options:

@@ -38,6 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
                              "(a Dockerfile for a bring-your-own serving image; never written by default)")
     parser.add_argument("--model-name", help="registry name (default: [tool.mlgates], [project] name, folder)")
     parser.add_argument("--metric", help="primary metric for the champion_gate outputs (default: val_mae)")
+    direction = parser.add_mutually_exclusive_group()
+    direction.add_argument("--greater-is-better", dest="greater_is_better", action="store_true", default=None,
+                           help="higher values of the metric are better (default: inferred from well-known "
+                                "names such as accuracy, auc, f1, r2; else lower is better)")
+    direction.add_argument("--lower-is-better", dest="greater_is_better", action="store_false",
+                           help="lower values of the metric are better (mae, rmse, loss... are inferred)")
+    parser.add_argument("--drift-current", help="recent production features for the drift gate (a path or URI); "
+                                                "the drift test is written only when this is configured")
     parser.add_argument("--entry-point", help="training script (default: train.py if present)")
     parser.add_argument("--data", help="training data path or URI")
     parser.add_argument("--target", help="label column")
@@ -59,7 +67,8 @@ def main(argv: list[str]) -> int:
         opts = options_from_repo(
             root, platforms, model_name=args.model_name, metric=args.metric, entry_point=args.entry_point,
             data=args.data, target=args.target, workflows_dir=args.workflows_dir,
-            code_paths=tuple(args.code_path or ()), python_version=args.python_version)
+            code_paths=tuple(args.code_path or ()), python_version=args.python_version,
+            greater_is_better=args.greater_is_better, drift_current=args.drift_current)
         outcome = scaffold(root, opts, force=args.force, parts=args.only or PARTS, dry_run=args.dry_run)
     except InitError as exc:
         print(f"mlgates init: {exc}", file=sys.stderr)
@@ -69,6 +78,8 @@ def main(argv: list[str]) -> int:
         print(f"mlgates init: {verb} {item}")
     for item in outcome.skipped:
         print(f"mlgates init: kept existing {item} (use --force to overwrite)")
+    for note in outcome.notes:
+        print(f"mlgates init: {note}")
     if outcome.written and not args.dry_run:
         print(f"\nNext: set the platform's secrets (docs/workflows.md), check with `mlgates lint "
               f"{opts.workflows_dir}`, and run `pytest -m smoke` locally.")
