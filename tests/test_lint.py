@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from pytest_mlgates.commands import lint as lint_command
-from pytest_mlgates.ci.lint import CHECKS, LintInputError, check_workflow, lint_file, parse_workflow
+from pytest_mlgates.ci.lint import CHECKS, WARNINGS, LintInputError, check_workflow, lint_file, parse_workflow
 
 DATA = Path(__file__).parent / "data" / "workflows"
 BAD = sorted(DATA.glob("bad_*.yml"))
@@ -51,7 +51,8 @@ def test_bad_workflow_gets_exactly_its_finding(path: Path, capsys):
     assert want, f"{path.name} has no '# expect:' comment"
     findings = lint_file(path)
     assert [(f.code, f.line) for f in findings] == want
-    assert lint_command.main([str(path)]) == 1
+    warnings_only = all(f.code in WARNINGS for f in findings)
+    assert lint_command.main([str(path)]) == (0 if warnings_only else 1)  # a warning alone does not fail
     out = capsys.readouterr().out
     for finding in findings:
         # file, job and line, why it matters and how to fix it

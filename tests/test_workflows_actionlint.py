@@ -47,7 +47,11 @@ def test_rendered_workflows_pass_actionlint_and_mlgates_lint(actionlint: str, tm
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == ""
     for path in files:
-        assert lint_file(path) == []
+        findings = lint_file(path)
+        assert [f for f in findings if f.severity == "error"] == []
+        # the local platform's registry does not survive GitHub-hosted runners: said once, as a warning
+        local_default = platforms[0] == "local" and path.name == init.RETRAIN_WORKFLOW
+        assert [f.code for f in findings] == (["MLG008"] if local_default else [])
 
 
 def test_examples_pass_actionlint(actionlint: str):

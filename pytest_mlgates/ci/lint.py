@@ -8,6 +8,11 @@ Six checks, each with a stable code:
 - MLG004 full training runs on every push or pull request
 - MLG005 production has no approval ``environment:``
 - MLG006 the cloud training job is not cancelled when the run fails or is cancelled
+- MLG007 an output names a metric (``challenger_<metric>``) that the project's [tool.mlgates] does not have
+- MLG008 (warning) a scheduled run on GitHub-hosted runners with the ``local`` platform starts from an
+  empty registry every time
+
+Warnings are reported but do not change the exit status.
 
 Jobs are recognised by what they run (``pytest -m champion_gate``, cloud CLI
 verbs such as ``create-training-job``), then by their id or name
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -73,7 +79,25 @@ CHECKS: dict[str, tuple[str, str, str]] = {
         "add a last step with `if: failure() || cancelled()` that cancels the job, e.g. "
         "`mlgates cancel --job \"$JOB_NAME\"`.",
     ),
+    "MLG007": (
+        "output-metric-not-in-config",
+        "the workflow hands on `challenger_<metric>`/`champion_<metric>` outputs, but the champion gate writes "
+        "them for the [tool.mlgates] metric only: these outputs stay empty and whatever reads them sees nothing.",
+        "name the outputs after [tool.mlgates] metric (re-run `mlgates init --force --only workflows`), or change "
+        "the metric in the config.",
+    ),
+    "MLG008": (
+        "local-state-lost",
+        "a GitHub-hosted runner starts empty: with the `local` platform the registry, the champion and the "
+        "endpoints live in the runner's state folder, so every scheduled retrain is a first deployment and "
+        "the champion gate never compares against anything.",
+        "use a cloud platform (ML_PLATFORM / [tool.mlgates] platform), or a self-hosted runner with a "
+        "persistent --mlgates-state-dir; see docs/workflows.md.",
+    ),
 }
+
+WARNINGS = frozenset({"MLG008"})
+"""Checks reported as warnings: shown, but the exit status stays 0."""
 
 _TRAIN_CMD = re.compile(
     r"create-training-job|az\s+ml\s+job\s+create|gcloud\s+ai\s+custom-jobs\s+create|"
@@ -107,10 +131,13 @@ class Finding:
     why: str = ""
     fix: str = ""
     name: str = field(default="")
+    severity: str = ""
+    """"error" or "warning" (WARNINGS)."""
 
     def __post_init__(self) -> None:
         slug, why, fix = CHECKS[self.code]
         self.name = self.name or slug
+        self.severity = self.severity or ("warning" if self.code in WARNINGS else "error")
         self.why = self.why or why
         self.fix = self.fix or fix
 
@@ -118,7 +145,8 @@ class Finding:
         return asdict(self)
 
     def render(self) -> str:
-        return (f"{self.file}:{self.line}: {self.code} {self.name}: job '{self.job}': {self.message}\n"
+        level = " (warning)" if self.severity == "warning" else ""
+        return (f"{self.file}:{self.line}: {self.code}{level} {self.name}: job '{self.job}': {self.message}\n"
                 f"    why: {self.why}\n    fix: {self.fix}")
 
 
@@ -197,6 +225,10 @@ class Job:
     has_timeout: bool
     reusable: bool
     steps: list[Step]
+    runs_on: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    outputs: list[tuple[str, int]] = field(default_factory=list)
+    """(output name, line) of the job's ``outputs:``."""
 
     @property
     def script(self) -> str:
@@ -232,6 +264,7 @@ class Workflow:
     lines: list[str]
     triggers: dict[str, tuple[int, yaml.Node | None]]
     jobs: dict[str, Job]
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def _parse_job(job_id: str, key: yaml.Node, node: yaml.Node, path: str) -> Job:
@@ -262,7 +295,18 @@ def _parse_job(job_id: str, key: yaml.Node, node: yaml.Node, path: str) -> Job:
         has_timeout=_get(node, "timeout-minutes") is not None,
         reusable=_get(node, "uses") is not None,
         steps=steps,
+        runs_on=_text(_value(node, "runs-on")),
+        env=_env(_value(node, "env")),
+        outputs=_keys(_value(node, "outputs")),
     )
+
+
+def _env(node: yaml.Node | None) -> dict[str, str]:
+    return {_text(k): _text(v) for k, v in node.value} if isinstance(node, yaml.MappingNode) else {}
+
+
+def _keys(node: yaml.Node | None) -> list[tuple[str, int]]:
+    return [(_text(k), _line(k)) for k, _ in node.value] if isinstance(node, yaml.MappingNode) else []
 
 
 def parse_workflow(text: str, path: str = "<workflow>") -> Workflow:
@@ -290,7 +334,7 @@ def parse_workflow(text: str, path: str = "<workflow>") -> Workflow:
     jobs = {}
     for key, value in jobs_node.value:
         jobs[_text(key)] = _parse_job(_text(key), key, value, path)
-    return Workflow(path, text.splitlines(), triggers, jobs)
+    return Workflow(path, text.splitlines(), triggers, jobs, _env(_value(root, "env")))
 
 
 # -- what each job is ---------------------------------------------------------------------------
@@ -369,8 +413,9 @@ def _ignored(wf: Workflow, line: int, code: str) -> bool:
     return False
 
 
-def check_workflow(wf: Workflow) -> list[Finding]:
-    """Every finding of the six checks in one parsed workflow."""
+def check_workflow(wf: Workflow, config: dict[str, Any] | None = None) -> list[Finding]:
+    """Every finding of the checks in one parsed workflow; ``config`` is the project's [tool.mlgates]
+    (None when it is not known: the checks that need it are skipped, MLG008 assumes the default platform)."""
     findings: list[Finding] = []
 
     def add(code: str, job: Job, line: int, message: str) -> None:
@@ -416,8 +461,41 @@ def check_workflow(wf: Workflow) -> list[Finding]:
         others = f" (also: {', '.join(j.id for j in every_push[1:])})" if len(every_push) > 1 else ""
         add("MLG004", every_push[0], pushes[0][1],
             f"the workflow runs on {names} and this job runs full training on every one{others}")
+    state_warned = False
+    for job in wf.jobs.values():
+        state_warned = _project_checks(wf, job, config, add, not state_warned) or state_warned
     findings.sort(key=lambda f: (f.line, f.code))
     return findings
+
+
+_METRIC_OUTPUT = re.compile(r"^(?:challenger|champion)_(.+)$")
+_GITHUB_HOSTED = re.compile(r"\b(ubuntu|windows|macos)-[\w.]+\b")
+
+
+def _project_checks(wf: Workflow, job: Job, config: dict[str, Any] | None, add: Any, check_state: bool) -> bool:
+    """MLG007 and MLG008 (once per workflow): what the workflow says against the project's config.
+    Returns whether MLG008 was reported."""
+    if config is not None:
+        metric = re.sub(r"[^A-Za-z0-9_-]", "_", str(config.get("metric") or "val_mae"))
+        for key, line in job.outputs:
+            match = _METRIC_OUTPUT.match(key)
+            if match and match.group(1) != metric:
+                add("MLG007", job, line, f"output `{key}` names metric {match.group(1)!r}, but [tool.mlgates] "
+                                         f"metric is {metric!r}")
+    if not check_state or "schedule" not in wf.triggers or not is_training(job):
+        return False
+    if "self-hosted" in job.runs_on or not _GITHUB_HOSTED.search(job.runs_on):
+        return False
+    platform = job.env.get("ML_PLATFORM") or wf.env.get("ML_PLATFORM")
+    if platform:
+        local = bool(re.search(r"\blocal\b", platform))
+    else:  # the project's configured platform; unknown without a config, and then no warning
+        local = config is not None and str(config.get("platform") or "local") == "local"
+    if local:
+        add("MLG008", job, job.line, f"scheduled on GitHub-hosted `{job.runs_on}` with the `local` platform "
+                                     f"(ML_PLATFORM {platform or 'unset: [tool.mlgates] platform'}): the registry "
+                                     f"does not survive between runs")
+    return local
 
 
 def _tags_only(spec: yaml.Node | None) -> bool:
@@ -459,13 +537,33 @@ def workflow_files(paths: Iterable[str | Path]) -> Iterator[Path]:
             raise LintInputError(f"{path}: no such file or folder")
 
 
+def project_config(path: str | Path) -> dict[str, Any] | None:
+    """The [tool.mlgates] table of the project a workflow file belongs to (the nearest pyproject.toml
+    above it), or None when that has none."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    for folder in Path(path).resolve().parents:
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
+            except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+                return None
+            table = tool.get("mlgates") if isinstance(tool, dict) else None
+            return table if isinstance(table, dict) else None
+    return None
+
+
 def lint_file(path: str | Path) -> list[Finding]:
     """The findings of one workflow file; raises LintInputError when it cannot be read as one."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise LintInputError(f"{path}: cannot read it: {exc}") from exc
-    return check_workflow(parse_workflow(text, str(path)))
+    return check_workflow(parse_workflow(text, str(path)), project_config(path))
 
 
 def render(findings: list[Finding], fmt: str = "text") -> str:
@@ -474,10 +572,10 @@ def render(findings: list[Finding], fmt: str = "text") -> str:
         return json.dumps([f.to_dict() for f in findings], indent=2)
     if fmt == "github":
         return "\n".join(
-            f"::error file={f.file},line={f.line},title={f.code} {f.name}::job '{f.job}': {f.message}. "
+            f"::{f.severity} file={f.file},line={f.line},title={f.code} {f.name}::job '{f.job}': {f.message}. "
             f"Why: {f.why} Fix: {f.fix}".replace("\n", " ") for f in findings)
     return "\n".join(f.render() for f in findings)
 
 
-__all__ = ["CHECKS", "Finding", "LintInputError", "check_workflow", "lint_file", "parse_workflow", "render",
+__all__ = ["CHECKS", "WARNINGS", "Finding", "project_config", "LintInputError", "check_workflow", "lint_file", "parse_workflow", "render",
            "workflow_files"]

@@ -61,10 +61,13 @@ def main(argv: list[str]) -> int:
         print(render(findings, args.format))
     for error in errors:
         print(f"mlgates lint: {error}", file=sys.stderr)
+    failing = [f for f in findings if f.severity != "warning"]
     if args.format == "text":
         summary = f"{len(findings)} finding(s) in {len(files)} file(s)"
+        if findings and not failing:
+            summary += " (warnings only)"
         print(summary if findings else f"mlgates lint: no findings in {len(files)} file(s)",
               file=sys.stderr if not findings else sys.stdout)
     if errors:
         return 2
-    return 1 if findings else 0
+    return 1 if failing else 0
