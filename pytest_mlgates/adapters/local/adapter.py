@@ -209,7 +209,7 @@ class LocalAdapter(Adapter):
         if manager is None:
             from .endpoints import LocalEndpoints
 
-            manager = self.__dict__["_endpoints"] = LocalEndpoints(self.state_dir)
+            manager = self.__dict__["_endpoints"] = LocalEndpoints(self.state_dir, project_root=self.cwd)
         return manager
 
     def deploy_to_endpoint(

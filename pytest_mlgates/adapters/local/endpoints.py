@@ -88,7 +88,10 @@ class LocalEndpoints:
     """Start, change, list and stop local endpoints under one state folder."""
 
     def __init__(self, state_dir: str | os.PathLike[str], python: str | None = None,
-                 ready_timeout: float = READY_TIMEOUT_SECONDS) -> None:
+                 ready_timeout: float = READY_TIMEOUT_SECONDS, project_root: str | os.PathLike[str] | None = None
+                 ) -> None:
+        self.project_root = str(Path(project_root).resolve()) if project_root else ""
+        """On the model servers' path, so a model class defined in the project unpickles (issue 14)."""
         self.root = Path(state_dir).resolve() / "endpoints"
         self.root.mkdir(parents=True, exist_ok=True)
         self.python = python or sys.executable
@@ -175,7 +178,8 @@ class LocalEndpoints:
         # One math thread per server, unless the user chose: several servers share these cores,
         # and OpenMP/BLAS pools spin-waiting against each other turn 10 ms predictions into seconds.
         env = {**{var: "1" for var in SERVING_THREAD_VARS}, **os.environ}
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH", "")) if p)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (_PACKAGE_PARENT, self.project_root, env.get("PYTHONPATH", "")) if p)
         with log.open("ab") as out:
             proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     cwd=folder, env=env, start_new_session=True)
