@@ -125,8 +125,13 @@ def test_retrain_workflow_shape(repo: Path, platform: str):
     cleanup = [s for s in jobs["train"]["steps"] if s.get("if") == "failure() || cancelled()"]
     assert len(cleanup) == 1 and cleanup[0]["run"].startswith("mlgates cancel --job")
     uses = {s.get("uses", "").split("@")[0] for job in jobs.values() for s in job["steps"]}
-    for cloud, action in CREDENTIAL_ACTIONS.items():
-        assert (action in uses) == (cloud == platform)
+    # every job sets up through the one composite action, which holds the platform's login
+    assert all(job["steps"][1]["uses"] == "./.github/actions/mlgates-setup" for job in jobs.values())
+    action = yaml.safe_load((repo / init.ACTION_DIR / "action.yml").read_text())
+    action_uses = {s.get("uses", "").split("@")[0] for s in action["runs"]["steps"]}
+    for cloud, credentials in CREDENTIAL_ACTIONS.items():
+        assert (credentials in action_uses) == (cloud == platform)
+        assert credentials not in uses
     assert ("actions/upload-artifact" in uses) == (platform == "local")
     assert ("id-token" in wf["permissions"]) == (platform != "local")
     markers = " ".join(s.get("run", "") for job in jobs.values() for s in job["steps"])
@@ -152,9 +157,11 @@ def test_multi_platform_render_offers_each_with_its_credentials(repo: Path):
     assert wf[True]["workflow_dispatch"]["inputs"]["platform"]["options"] == ["azureml", "local", "vertex"]
     steps = wf["jobs"]["train"]["steps"]
     guarded = {s["uses"].split("@")[0]: s["if"] for s in steps if "uses" in s and "if" in s}
-    assert guarded["azure/login"] == "env.ML_PLATFORM == 'azureml'"
-    assert guarded["google-github-actions/auth"] == "env.ML_PLATFORM == 'vertex'"
     assert guarded["actions/upload-artifact"] == "env.ML_PLATFORM == 'local'"
+    action = yaml.safe_load(init.render_action(opts))
+    logins = {s["uses"].split("@")[0]: s["if"] for s in action["runs"]["steps"] if "if" in s}
+    assert logins == {"azure/login": "inputs.platform == 'azureml'",
+                      "google-github-actions/auth": "inputs.platform == 'vertex'"}
 
 
 def test_second_run_changes_nothing_and_says_so(repo: Path, capsys):
@@ -164,7 +171,7 @@ def test_second_run_changes_nothing_and_says_so(repo: Path, capsys):
     assert init_command.main(["--platform", "vertex", str(repo)]) == 0
     assert snapshot(repo) == before
     out = capsys.readouterr().out
-    assert out.count("kept existing") == 4 and "wrote" not in out
+    assert out.count("kept existing") == 5 and "wrote" not in out  # config, tests, two workflows, the action
 
 
 def test_existing_files_are_kept_and_force_overwrites(repo: Path):
@@ -243,3 +250,5 @@ def test_examples_are_the_current_rendering(platform: str):
     """examples/workflows/ must not go stale: regenerate with init.write_examples('examples/workflows')."""
     for name, text in init.render_workflows(init.example_options(platform)).items():
         assert (EXAMPLES / platform / name).read_text() == text, f"examples/workflows/{platform}/{name} is stale"
+    action = init.render_action(init.example_options(platform), init.EXAMPLE_DEPENDENCY_FILES)
+    assert (EXAMPLES / platform / init.EXAMPLE_ACTION).read_text() == action, f"{platform}'s example action is stale"

@@ -129,3 +129,20 @@ def test_cancel_is_forgiving_where_a_cleanup_must_be(local_project: Path, capsys
     assert "no training job 'never-submitted'" in capsys.readouterr().out
     assert cancel.main(["--job", "x", "--platform", "nope", "--project", str(local_project)]) == 2
     assert "unknown ML platform 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("platforms", VARIANTS, ids=lambda p: "+".join(p))
+def test_the_composite_action_and_its_callers_pass_actionlint_in_a_repository(actionlint: str, tmp_path: Path,
+                                                                               platforms):
+    """In a repository layout actionlint reads the local action, so every `with:` must be one of its inputs."""
+    (tmp_path / ".git").mkdir()
+    opts = init.Options(platforms=platforms, model_name="m", install_project=True)
+    init.scaffold(tmp_path, opts, parts=["workflows"])
+    files = sorted((tmp_path / ".github" / "workflows").glob("*.yml"))
+    result = run_actionlint(actionlint, files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    action = tmp_path / init.ACTION_DIR / "action.yml"
+    broken = action.read_text().replace("  extras:\n", "  extra:\n", 1)
+    action.write_text(broken)  # the check can fail: a caller's input the action does not declare
+    result = run_actionlint(actionlint, files)
+    assert result.returncode == 1 and 'input "extras" is not defined in action "mlgates setup"' in result.stdout

@@ -67,6 +67,8 @@ class Options:
     install: tuple[str, ...] = ()
     install_project: bool = False
     """Whether the repository is an installable project (``pip install -e .``)."""
+    project_extras: tuple[str, ...] = ()
+    """The project's own optional-dependency groups its tests need (test, tests, dev), installed with it."""
     greater_is_better: bool | None = None
     """The metric's direction; None: inferred from its name (infer_direction), else lower is better."""
     drift_current: str = ""
@@ -129,15 +131,100 @@ def _extras(opts: Options, pr: bool) -> str:
     return ",".join(extras)
 
 
-def _install_lines(opts: Options, pr: bool) -> str:
+#: Actions the generated files use, pinned to a full commit SHA (the release tag is written beside it).
+#: Update a pin here; every rendered workflow and the composite action follow.
+PINNED_ACTIONS: dict[str, tuple[str, str]] = {
+    "actions/checkout": ("11d5960a326750d5838078e36cf38b85af677262", "v4.4.0"),
+    "actions/setup-python": ("a26af69be951a213d495a4c3e4e4022e16d87065", "v5.6.0"),
+    "actions/upload-artifact": ("ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
+    "actions/download-artifact": ("d3f86a106a0bac45b974a628896c90dbdf5c8093", "v4.3.0"),
+    "marocchino/sticky-pull-request-comment": ("773744901bac0e8cbb5a0dc842800d45e9b2b405", "v2.9.4"),
+    "aws-actions/configure-aws-credentials": ("7474bc4690e29a8392af63c5b98e7449536d5c3a", "v4.3.1"),
+    "google-github-actions/auth": ("c200f3691d83b41bf9bbd8638997a462592937ed", "v2.1.13"),
+}
+ACTION_DIR = ".github/actions/mlgates-setup"
+"""The local composite action every job's set-up goes through (``uses: ./.github/actions/mlgates-setup``)."""
+#: Files whose change must invalidate the pip cache, when the repository has them.
+DEPENDENCY_FILES = ("pyproject.toml", "setup.py", "setup.cfg", "requirements*.txt", "requirements/*.txt",
+                    "constraints*.txt", "Pipfile.lock", "poetry.lock", "uv.lock", "pdm.lock")
+_USES = re.compile(r"(uses:\s*)([\w.-]+/[\w.-]+)@[^\s#]+(\s*#.*)?$", re.M)
+_SECRET_REF = re.compile(r"\$\{\{\s*(secrets|vars)\.([A-Za-z0-9_]+)\s*\}\}")
+
+
+def pinned(action: str) -> str:
+    """``owner/name@<sha> # <tag>``: the pinned reference of an action the templates use."""
+    sha, tag = PINNED_ACTIONS[action]
+    return f"{action}@{sha} # {tag}"
+
+
+def _pins() -> dict[str, str]:
+    return {f"USES_{name.split('/')[-1].upper().replace('-', '_')}": pinned(name) for name in PINNED_ACTIONS}
+
+
+def _install_lines(opts: Options, pr: bool = False) -> str:
+    """What the composite action runs; ``$EXTRAS`` is the job's pytest-mlgates extras."""
     if opts.install:
         return "\n".join(opts.install)
     lines = ["python -m pip install --upgrade pip"]
     if opts.install_project:
-        lines.append('pip install -e .')
+        extras = f"[{','.join(opts.project_extras)}]" if opts.project_extras else ""
+        lines.append(f'pip install -e ".{extras}"' if extras else "pip install -e .")
     lines.append("if [ -f requirements.txt ]; then pip install -r requirements.txt; fi")
-    lines.append(f'pip install "pytest-mlgates[{_extras(opts, pr)}]"')
+    lines.append('pip install "pytest-mlgates[$EXTRAS]"')
     return "\n".join(lines)
+
+
+def login_steps(platform: str) -> tuple[str, dict[str, str]]:
+    """A platform's login steps (its ci/templates credentials file, written for a workflow) rewritten for
+    the composite action: ``env.ML_PLATFORM`` -> ``inputs.platform``, each ``${{ secrets.X }}`` or
+    ``${{ vars.X }}`` -> an input ``x`` (returned with the expression the workflow passes to it)."""
+    name = PLATFORMS[platform].credentials_template
+    if not name:
+        return "", {}
+    refs: dict[str, str] = {}
+
+    def to_input(match: re.Match[str]) -> str:
+        key = match.group(2).lower().replace("_", "-")
+        refs[key] = f"${{{{ {match.group(1)}.{match.group(2)} }}}}"
+        return f"${{{{ inputs.{key} }}}}"
+
+    text = _SECRET_REF.sub(to_input, template(name)).replace("env.ML_PLATFORM", "inputs.platform")
+    text = _USES.sub(lambda m: m.group(1) + pinned(m.group(2)) if m.group(2) in PINNED_ACTIONS else m.group(0), text)
+    return text, refs
+
+
+def render_action(opts: Options, dependency_files: Sequence[str] = ("pyproject.toml",)) -> str:
+    """The composite action's action.yml: set-up and the login of every platform the workflows offer."""
+    steps, inputs = [], {}
+    for cloud in CLOUDS:
+        if cloud in opts.platforms:
+            text, refs = login_steps(cloud)
+            steps.append(text)
+            inputs.update({key: (source, cloud) for key, source in refs.items()})
+    input_lines = "\n".join(
+        f"{key}:\n  description: {source.strip('${} ')} of the workflow ({cloud} login)\n  required: false\n"
+        f"  default: \"\"" for key, (source, cloud) in inputs.items())
+    return _clean(render_text(template("action_setup.yml"), {
+        "PYTHON_VERSION": opts.python_version, "LOGIN_INPUTS": input_lines, "INSTALL": _install_lines(opts),
+        "DEPENDENCY_FILES": "\n".join(dependency_files), "LOGIN_STEPS": "\n".join(steps), **_pins()}))
+
+
+def _setup_job(opts: Options, pr: bool) -> str:
+    """The two steps each job starts with: check out, then the composite action."""
+    refs: dict[str, str] = {}
+    if not pr:
+        for cloud in CLOUDS:
+            if cloud in opts.platforms:
+                refs.update(login_steps(cloud)[1])
+    return render_text(template("setup_job.yml"), {
+        "ACTION_DIR": ACTION_DIR, "EXTRAS": _extras(opts, pr), **_pins(),
+        "LOGIN_WITH": "\n".join(f"{key}: {source}" for key, source in refs.items())})
+
+
+def repo_dependency_files(root: Path) -> tuple[str, ...]:
+    """The dependency files of ``root`` that exist (globs kept as globs when they match), pyproject first."""
+    found = [pattern for pattern in DEPENDENCY_FILES if any(root.glob(pattern))]
+    return tuple(dict.fromkeys(["pyproject.toml", *found]))
 
 
 def _indent(text: str, spaces: int) -> str:
@@ -148,10 +235,7 @@ def render_workflows(opts: Options) -> dict[str, str]:
     """The two workflow files, by name."""
     metric = _output_name(opts.metric)
     local = "local" in opts.platforms
-    setup = render_text(template("setup_steps.yml"), {"INSTALL": _install_lines(opts, pr=False)})
-    for cloud in CLOUDS:
-        if cloud in opts.platforms:
-            setup += template(PLATFORMS[cloud].credentials_template or "")
+    setup = _setup_job(opts, pr=False)
     values: dict[str, str] = {
         "METRIC": metric,
         "DEFAULT_PLATFORM": opts.default_platform,
@@ -169,7 +253,7 @@ def render_workflows(opts: Options) -> dict[str, str]:
             block = ""
             if local:
                 block = render_text(template(f"state_{way.lower()}.yml"),
-                                    {"JOB": job.lower().replace("_", "-"), "STATE_DIR": opts.state_dir})
+                                    {"JOB": job.lower().replace("_", "-"), "STATE_DIR": opts.state_dir, **_pins()})
             values[f"STATE_{way}_{job}"] = block
     retrain = render_text(template("workflow_retrain.yml"), values)
     workflows_dir = opts.workflows_dir.rstrip("/")
@@ -177,7 +261,7 @@ def render_workflows(opts: Options) -> dict[str, str]:
     pr = render_text(template("workflow_pr.yml"), {
         "CODE_PATHS": "\n".join(f"- {_yaml_str(p)}" for p in (*paths, f"{workflows_dir}/{PR_WORKFLOW}")),
         "PYTHON_VERSION": opts.python_version,
-        "INSTALL_PR": _install_lines(opts, pr=True),
+        "SETUP_PR": _setup_job(opts, pr=True),
         "WORKFLOWS_DIR": workflows_dir,
     })
     return {PR_WORKFLOW: _clean(pr), RETRAIN_WORKFLOW: _clean(retrain)}
@@ -347,11 +431,20 @@ def options_from_repo(root: Path, platforms: Sequence[str] | None = None, **over
         state_dir=str(table.get("state_dir") or ".mlgates"),
         training_timeout_minutes=float(training.get("timeout_minutes") or 60.0),
         install_project=project is not None,
+        project_extras=_test_extras(project),
     )
     given = {k: v for k, v in overrides.items() if v not in (None, (), [])}
     if given.get("metric", opts.metric) != opts.metric and "greater_is_better" not in given:
         given["greater_is_better"] = None  # a new metric: the old one's direction says nothing about it
     return replace(opts, **given)
+
+
+def _test_extras(project: Mapping[str, object] | None) -> tuple[str, ...]:
+    """The first of the project's optional-dependency groups named test, tests or dev."""
+    groups = (project or {}).get("optional-dependencies")
+    if not isinstance(groups, dict):
+        return ()
+    return next(((g,) for g in ("test", "tests", "dev") if g in groups), ())
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -417,6 +510,7 @@ def scaffold(root: Path, opts: Options, *, force: bool = False, parts: Sequence[
     if "workflows" in parts:
         for name, text in render_workflows(opts).items():
             files[root / opts.workflows_dir / name] = text
+        files[root / ACTION_DIR / "action.yml"] = render_action(opts, repo_dependency_files(root))
     if "serving" in parts:
         files[root / DOCKERFILE] = render_dockerfile(root)
     if "config" in parts:
@@ -488,8 +582,15 @@ def write_examples(folder: str | os.PathLike[str]) -> list[Path]:
     """Regenerate examples/workflows/<platform>/*.yml for every platform."""
     written = []
     for platform in PLATFORMS:
-        for name, text in render_workflows(example_options(platform)).items():
+        rendered = {**render_workflows(example_options(platform)),
+                    EXAMPLE_ACTION: render_action(example_options(platform), EXAMPLE_DEPENDENCY_FILES)}
+        for name, text in rendered.items():
             path = Path(folder) / platform / name
             _atomic_write(path, text)
             written.append(path)
     return written
+
+
+EXAMPLE_ACTION = "mlgates-setup/action.yml"
+"""Where examples/workflows/<platform>/ keeps the composite action (in a repository: ACTION_DIR)."""
+EXAMPLE_DEPENDENCY_FILES = ("pyproject.toml",)
