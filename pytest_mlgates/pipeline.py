@@ -169,8 +169,11 @@ def _gate_figures(gate: str, f: Mapping[str, Any]) -> str:
         return f"nothing new: the same artifact as champion {f.get('champion')}"
     if gate == "champion" and "challenger_value" in f:
         champ = f.get("champion_value")
+        rule = f.get("direction", "")
+        if f.get("limit") is not None:
+            rule += f", limit {_num(f['limit'])}"
         return f"{f['metric']} {_num(f['challenger_value'])} vs champion " + (
-            _num(champ) if champ is not None else "none (first deployment)")
+            _num(champ) if champ is not None else "none (first deployment)") + (f" ({rule})" if rule else "")
     if gate == "baseline" and "model_score" in f:
         return f"model {_num(f['model_score'])} vs baseline {_num(f['baseline_score'])}"
     if gate == "load":
@@ -198,6 +201,9 @@ def format_report(results: list[StageResult], verdict: str, version: str | None)
     for r in results:
         lines.append(f"{r.name:<15} {r.outcome.upper():<8} {r.seconds:6.1f}s  {_figures(r)}")
         if r.outcome in ("failed", "error"):
-            lines += ["    " + line for line in r.output_tail.splitlines()[-12:]]
+            reasons = [v["message"] for v in r.report.get("verdicts", []) if not v.get("passed") and v.get("message")]
+            for reason in reasons:  # the whole reason: a fail-closed one is on the lines after the first
+                lines += ["    " + line for line in str(reason).splitlines()]
+            lines += ["    " + line for line in r.output_tail.splitlines()[-(6 if reasons else 12):]]
     lines += ["-" * 78, f"candidate: {version or 'none'}", verdict]
     return "\n".join(lines)

@@ -133,23 +133,46 @@ def build_message(report: Mapping[str, Any], env: Mapping[str, str] | None = Non
         f"*Should promote:* {_escape(should_promote)}",
         f"*Commit:* `{_escape(str(commit)[:12])}`",
     ]
+    rule = champion_rule(report)
+    if rule:
+        fields.append(f"*Rule:* {_escape(rule)}")
     lines = []
     for verdict in list(report.get("verdicts") or [])[:10]:
         mark = "passed" if verdict.get("passed") else "FAILED"
-        first_line = str(verdict.get("message", "")).strip().splitlines()[:1]
-        lines.append(f"- {_escape(verdict.get('gate', '?'))}: {mark}. {_escape(_short(''.join(first_line), 200))}")
+        message = str(verdict.get("message", "")).strip()
+        if verdict.get("passed"):
+            lines.append(f"- {_escape(verdict.get('gate', '?'))}: {mark}. {_escape(_short(message, 200))}")
+        else:  # the whole reason, every line of it: a fail-closed reason is often on the second line
+            lines.append(f"- {_escape(verdict.get('gate', '?'))}: {mark}.\n```{_escape(message[:1500])}```")
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": _escape(headline)}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
     ]
     if lines:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _short("\n".join(lines), 2900)}})
+        body = "\n".join(lines)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn",
+                                                   "text": body if len(body) <= 2900 else body[:2897] + "..."}})
     if run_url:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{run_url}|View the run>"}]})
     text = (f"mlgates {stage_names} {word} for {model}:{version}: {metric} challenger {challenger}, "
-            f"champion {champion}, should_promote {should_promote}, commit {str(commit)[:12]}"
+            f"champion {champion}" + (f" ({rule})" if rule else "") + f", should_promote {should_promote}, "
+            f"commit {str(commit)[:12]}"
             + (f", run {run_url}" if run_url else ""))
     return {"text": text, "blocks": blocks}
+
+
+def champion_rule(report: Mapping[str, Any]) -> str:
+    """"lower is better, limit 10.5" from the champion gate's verdict, or "" when there is none."""
+    for verdict in report.get("verdicts") or []:
+        figures = verdict.get("figures") or {}
+        if verdict.get("gate") == "champion" and figures.get("direction"):
+            limit = figures.get("limit")
+            return str(figures["direction"]) + (f", limit {_plain(limit)}" if limit is not None else "")
+    return ""
+
+
+def _plain(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def _retry_after(value: str | None, cap: float) -> float | None:
