@@ -38,6 +38,7 @@ from .stages import (
     STAGES,
 )
 from .stash import (
+    charts_key,
     current_candidate,
     current_job_name,
     item_settings_key,
@@ -105,6 +106,7 @@ class RunState:
         self.candidate: dict[str, str] | None = None
         self.job_name: str | None = None
         self.warnings: list[str] = []
+        self.charts: list[dict[str, Any]] = []
 
     def add_stage_outcome(self, stage: str, outcome: str) -> None:
         rank = {"skipped": 0, "passed": 1, "failed": 2}
@@ -124,6 +126,8 @@ class RunState:
                 self.candidate = json.loads(value)
             elif key == "mlgates.job_name":
                 self.job_name = value
+            elif key == "mlgates.chart" and json.loads(value) not in self.charts:
+                self.charts.append(json.loads(value))
         if report.failed:
             outcome = "failed"
         elif report.when == "call" and report.passed:
@@ -305,6 +309,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     candidate = current_candidate(item.config)
     if candidate and not any(k == "mlgates.candidate" for k, _ in item.user_properties):
         item.user_properties.append(("mlgates.candidate", json.dumps(candidate)))
+    for chart in item.config.stash.get(charts_key, []):  # figures for the step summary's charts
+        prop = ("mlgates.chart", json.dumps(chart, default=str))
+        if prop not in item.user_properties:
+            item.user_properties.append(prop)
     job_name = current_job_name(item.config)
     if job_name and not any(k == "mlgates.job_name" for k, _ in item.user_properties):
         item.user_properties.append(("mlgates.job_name", job_name))
@@ -315,6 +323,7 @@ def build_run_report(config: pytest.Config) -> dict[str, Any]:
     """The run's figures as one dict: JSON report, step summary and Slack all use it."""
     from .release.ledger import current_commit
     from .report import merged_outputs
+    from .report.charts import report_charts
 
     settings, state = config.stash[settings_key], config.stash[run_state_key]
     run_url = None
@@ -331,6 +340,7 @@ def build_run_report(config: pytest.Config) -> dict[str, Any]:
         "outputs": merged_outputs(state.verdicts, state.candidate, state.stages, state.job_name),
         "commit": current_commit(settings.root),
         "run_url": run_url,
+        "charts": report_charts({"charts": state.charts, "verdicts": state.verdicts}),
     }
 
 

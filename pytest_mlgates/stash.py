@@ -25,6 +25,13 @@ job_name_key = pytest.StashKey[str]()
 """On the config: the training job this run submitted or attached to."""
 report_key = pytest.StashKey[dict[str, Any]]()
 """On the config: the run's report, once built."""
+charts_key = pytest.StashKey[list[dict[str, Any]]]()
+"""On the config: chart figures measured by fixtures (report/charts.py), handed to the report."""
+
+
+def add_chart(config: pytest.Config, figure: dict[str, Any]) -> None:
+    """Hand a chart figure (report/charts.py) to this run's report and step summary."""
+    config.stash.setdefault(charts_key, []).append(figure)
 
 
 def run_token(config: pytest.Config) -> str:

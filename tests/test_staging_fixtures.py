@@ -115,9 +115,12 @@ def test_shadow(champion_endpoint, staging_endpoint, shadow_test):
 
 def test_stage3_passes_for_a_close_candidate_and_leaves_nothing(project: Path) -> None:
     (project / "test_stage3.py").write_text(PASSING)
-    run = run_pytest(project, "test_stage3.py", "--mlgates-model-version", "2")
+    run = run_pytest(project, "test_stage3.py", "--mlgates-model-version", "2", "--mlgates-report", "report.json")
     assert "3 passed" in outcomes(run), run.stdout + run.stderr
     assert "load gate passed" in run.stdout or "load" in run.stdout
+    charts = json.loads((project / "report.json").read_text())["charts"]  # the step summary's histogram
+    (histogram,) = [c for c in charts if c["kind"] == "latency_histogram"]
+    assert sum(histogram["counts"]) == histogram["requests"] == 400 and histogram["threshold_ms"] == 500.0
     name = (project / "endpoint.txt").read_text()
     assert name.startswith("eta-staging-")
     assert processes_mentioning(str(project)) == []

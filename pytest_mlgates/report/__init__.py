@@ -75,6 +75,9 @@ def summary_markdown(report: Mapping[str, Any]) -> str:
     if outputs:
         lines += ["| output | value |", "|---|---|"] + [f"| `{k}` | {_cell(v)} |" for k, v in outputs.items()]
         lines.append("")
+    from .charts import charts_markdown, failure_reasons_markdown  # why a gate failed, then the pictures
+
+    lines += [part for part in (failure_reasons_markdown(report), charts_markdown(report)) if part]
     return "\n".join(lines) + "\n"
 
 
