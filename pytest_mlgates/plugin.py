@@ -386,6 +386,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     out.write_github_output(report["outputs"])
     out.write_step_summary(report)
+    from .report.comment import write_pr_comment
+
+    write_pr_comment(report)
     settings = config.stash[settings_key]
     if settings.report:
         out.write_json_report(report, settings.path(settings.report))

@@ -261,7 +261,7 @@ def render_workflows(opts: Options) -> dict[str, str]:
     pr = render_text(template("workflow_pr.yml"), {
         "CODE_PATHS": "\n".join(f"- {_yaml_str(p)}" for p in (*paths, f"{workflows_dir}/{PR_WORKFLOW}")),
         "PYTHON_VERSION": opts.python_version,
-        "SETUP_PR": _setup_job(opts, pr=True),
+        "SETUP_PR": _setup_job(opts, pr=True), **_pins(),
         "WORKFLOWS_DIR": workflows_dir,
     })
     return {PR_WORKFLOW: _clean(pr), RETRAIN_WORKFLOW: _clean(retrain)}
