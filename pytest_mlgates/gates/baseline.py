@@ -72,7 +72,8 @@ def evaluate_against_baseline(model: Any, rows: Any, target: str, task: str = "a
         model_score = float(np.mean(pred == y))
         baseline_score = float(np.mean(majority == y))
         passed, name, op = model_score > baseline_score, "accuracy (higher is better)", ">"
-        baseline_name = f"predict the majority class {majority!r}"
+        label = majority.item() if hasattr(majority, "item") else majority  # 'no' or 1, not np.str_('no')
+        baseline_name = f"predict the majority class {label!r}"
     figures.update(model_score=model_score, baseline_score=baseline_score, score=name)
     verdict_word = "passed" if passed else "FAILED: the model does not beat a trivial baseline"
     message = (f"smoke gate {verdict_word}\n  model    {name} = {fmt(model_score)} on {len(rows)} rows\n"

@@ -27,7 +27,9 @@ class Verdict:
 
 
 def fmt(value: Any) -> str:
-    """A number as people read it in a gate message."""
+    """A number as people read it in a gate message (a numpy scalar as its plain number)."""
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (list, dict, str)):
+        value = value.item()
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)

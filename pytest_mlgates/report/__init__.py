@@ -45,12 +45,18 @@ def write_github_output(outputs: Mapping[str, str], env: Mapping[str, str] | Non
         if not _OUTPUT_KEY.match(key) or "\n" in value or "\r" in value:
             raise ValueError(f"cannot write GitHub output {key!r}={value!r}: keys are identifiers, values one line")
         lines.append(f"{key}={value}\n")
+    if os.path.exists(target):  # each key=value once: job_name is handed on at submit and again at the end
+        with open(target, encoding="utf-8") as fh:
+            seen = set(fh.read().splitlines())
+        lines = [line for line in lines if line.rstrip("\n") not in seen]
     with open(target, "a", encoding="utf-8") as fh:
         fh.writelines(lines)
     return Path(target)
 
 
 def _cell(value: Any) -> str:
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (list, dict, str)):
+        value = value.item()  # a numpy scalar prints as the plain number
     if isinstance(value, float):
         value = f"{value:.6g}"
     return str(value).replace("|", "\\|").replace("\n", " ")
@@ -91,8 +97,13 @@ def write_step_summary(report: Mapping[str, Any], env: Mapping[str, str] | None 
     return Path(target)
 
 
+def _plain_json(value: Any) -> Any:
+    """numpy scalars as the plain numbers they are; anything else unknown as its text."""
+    return value.item() if hasattr(value, "item") and callable(value.item) else str(value)
+
+
 def write_json_report(report: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    target.write_text(json.dumps(report, indent=2, sort_keys=True, default=_plain_json) + "\n", encoding="utf-8")
     return target
