@@ -27,6 +27,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "bench_core.py": ["--runs", "3"],
     "bench_drift.py": ["--rows", "100000", "--repeat", "2"],
     "bench_load.py": ["--runs", "1", "--seconds", "2"],
+    "bench_load_processes.py": ["--runs", "1", "--seconds", "2"],
     "bench_rollout.py": ["--runs", "1"],
     "bench_serving.py": ["--runs", "1", "--seconds", "3"],
     "bench_smoke.py": ["--runs", "3"],

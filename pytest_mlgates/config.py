@@ -67,6 +67,8 @@ class LoadSettings:
     """Rows per request body in the load test (1: one prediction per request, as online traffic)."""
     ready_timeout: float = 120.0
     """Seconds staging_endpoint waits for GET /ping to answer 200 before failing."""
+    processes: int = 0
+    """locust worker processes for the load test; 0: chosen by users and rps (loadtest.runner.load_processes)."""
 
 
 @dataclass(frozen=True)

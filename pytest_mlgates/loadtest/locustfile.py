@@ -71,7 +71,7 @@ def on_request(response_time, exception, response=None, start_time=0.0, **kwargs
             DEPLOYMENTS[name] = len(DEPLOYMENTS)
         deployment = DEPLOYMENTS[name]
     SAMPLES.append([start_time, response_time, getattr(response, "status_code", 0) or 0, kind, deployment])
-    limit = CONFIG.get("max_requests")
+    limit = CONFIG.get("process_max_requests") or CONFIG.get("max_requests")  # per process when distributed
     if limit and len(SAMPLES) >= limit and not STATE["stopping"]:
         STATE["stopping"] = True
         gevent.spawn(_stop, kwargs.get("context", {}).get("environment"))
@@ -100,13 +100,16 @@ def on_test_start(environment, **kwargs):
 
 @events.quitting.add_listener
 def on_quitting(environment, **kwargs):
+    # One file per process: with --processes every worker keeps its own samples (the master none),
+    # and the runner merges them, each latency exactly as measured.
     kinds = list(ERROR_KINDS)
     out = {"samples": SAMPLES, "error_kinds": kinds, "error_counts": [ERROR_KINDS[k] for k in kinds],
            "deployments": list(DEPLOYMENTS)}
-    tmp = CONFIG["samples_file"] + ".tmp"
+    target = f"{CONFIG['samples_file']}.{os.getpid()}"
+    tmp = target + ".tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(out, fh)
-    os.replace(tmp, CONFIG["samples_file"])
+    os.replace(tmp, target)
 
 
 def poisson_throughput(rate: float):

@@ -27,10 +27,52 @@ from typing import Any
 from ..gates.load import LoadResult
 from ..rows import bodies_from_rows, read_payload_file, rows_to_instances
 
-__all__ = ["LOCUSTFILE", "LoadTestError", "bodies_from_rows", "read_payload_file", "rows_to_instances", "run_load"]
+__all__ = ["LOCUSTFILE", "LoadTestError", "bodies_from_rows", "load_processes", "merge_samples", "read_payload_file",
+           "rows_to_instances", "run_load"]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 STARTUP_ALLOWANCE_SECONDS = 60.0
+
+
+#: Users and requests per second one locust process drives comfortably (FastHttpUser, one core);
+#: above either, load_processes spreads the load over locust's distributed mode.
+USERS_PER_PROCESS = 100
+RPS_PER_PROCESS = 1500.0
+
+
+def load_processes(users: int, rps: float | None, cpus: int | None = None) -> int:
+    """How many locust worker processes ``users`` and ``rps`` need: 1 until one process would be
+    the bottleneck, then enough for both, at most one per core."""
+    cores = cpus or os.cpu_count() or 1
+    need = max(math.ceil(users / USERS_PER_PROCESS), math.ceil((rps or 0.0) / RPS_PER_PROCESS), 1)
+    return max(1, min(need, cores))
+
+
+def merge_samples(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One process's worth of sample data from every process's file: the samples untouched, their
+    error-kind and deployment indexes renumbered into one shared list each."""
+    kinds: list[str] = []
+    deployments: list[str] = []
+    samples: list[list[float]] = []
+    for part in parts:
+        kind_map = []
+        for kind in part.get("error_kinds", []):
+            if kind not in kinds:
+                kinds.append(kind)
+            kind_map.append(kinds.index(kind))
+        dep_map = []
+        for name in part.get("deployments", []):
+            if name not in deployments:
+                deployments.append(name)
+            dep_map.append(deployments.index(name))
+        for sample in part.get("samples", []):
+            merged = list(sample)
+            if merged[3] >= 0:
+                merged[3] = kind_map[int(merged[3])]
+            if len(merged) > 4 and merged[4] >= 0:
+                merged[4] = dep_map[int(merged[4])]
+            samples.append(merged)
+    return {"samples": samples, "error_kinds": kinds, "deployments": deployments}
 
 
 class LoadTestError(RuntimeError):
@@ -69,6 +111,7 @@ def run_load(
     deadline: float | None = None,
     check_predictions: bool = True,
     python: str | None = None,
+    processes: int | None = None,
 ) -> LoadResult:
     """Run locust headless against ``url`` and return every request's latency and outcome.
 
@@ -76,6 +119,9 @@ def run_load(
     comes first; ``deadline`` (default: duration + ramp-up + 60 s) is the hard
     limit after which the process group is killed and LoadTestError raised.
     ``rps`` caps the total request rate (None: as fast as ``users`` can go).
+    ``processes`` > 1 runs locust's own distributed mode (``--processes``: a master and that many
+    workers) so load generation scales past one core; None chooses by ``users`` and ``rps``
+    (:func:`load_processes`). Every worker's samples are merged, each latency exactly as measured.
     """
     payloads = [dict(b) for b in bodies]
     if not payloads:
@@ -92,6 +138,11 @@ def run_load(
         raise ValueError(f"max_requests must be >= 1, got {max_requests!r}")
     if rps is not None and not rps > 0:
         raise ValueError(f"rps must be a positive number, got {rps!r}")
+    if processes is None:
+        processes = load_processes(int(users), rps)
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ValueError(f"processes must be a whole number >= 1, got {processes!r}")
+    processes = min(processes, int(users))  # a worker without a user would send nothing
     if deadline is None:
         deadline = duration + users / spawn_rate + STARTUP_ALLOWANCE_SECONDS
     with tempfile.TemporaryDirectory(prefix="mlgates-locust-") as work:
@@ -101,7 +152,8 @@ def run_load(
         config = {"payloads_file": str(folder / "payloads.json"), "samples_file": str(samples_file),
                   "path": path, "headers": dict(headers or {}), "duration": float(duration),
                   "max_requests": max_requests, "rps": rps, "users": int(users), "timeout": float(timeout),
-                  "check_predictions": check_predictions}
+                  "check_predictions": check_predictions,
+                  "process_max_requests": math.ceil(max_requests / processes) if max_requests else None}
         (folder / "config.json").write_text(json.dumps(config))
         env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
         env.update(MLGATES_LOAD_CONFIG=str(folder / "config.json"), HOME=str(folder), PYTHONUNBUFFERED="1")
@@ -109,6 +161,8 @@ def run_load(
                    "-u", str(int(users)), "-r", repr(float(spawn_rate)), "-t", f"{math.ceil(duration) + 10}s",
                    "--host", url.rstrip("/"), "--only-summary", "--exit-code-on-error", "0",
                    "--stop-timeout", "0", "--loglevel", "WARNING"]
+        if processes > 1:
+            command += ["--processes", str(processes)]
         log = folder / "locust.log"
         started = time.monotonic()
         with log.open("wb") as out:
@@ -126,12 +180,13 @@ def run_load(
                 _kill_group(proc)
                 raise
         output = log.read_text(errors="replace")
-        if code != 0 or not samples_file.is_file():
+        parts = sorted(p for p in folder.glob(samples_file.name + ".*") if not p.name.endswith(".tmp"))
+        if code != 0 or not parts:
             raise LoadTestError(
                 f"locust against {url} crashed (exit code {code}"
-                f"{'' if samples_file.is_file() else ', no samples written'}) after "
+                f"{'' if parts else ', no samples written'}) after "
                 f"{time.monotonic() - started:.1f} s.\n--- locust output ---\n{_tail(output)}")
-        data = json.loads(samples_file.read_text())
+        data = merge_samples([json.loads(p.read_text()) for p in parts])
     samples = sorted(data["samples"], key=lambda s: s[0])
     if max_requests is not None:
         samples = samples[:max_requests]
