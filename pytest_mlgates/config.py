@@ -93,6 +93,103 @@ class RolloutSettings:
     compare_to_champion: bool = False
     endpoint: str = ""
     """Production endpoint name; empty means ``<model_name>-prod``."""
+    sequential: bool = False
+    """Judge each step by an anytime-valid test (stats/sequential.py): stop at a clear breach, extend
+    while inconclusive up to ``max_bake_seconds``; false keeps the fixed bake and point rule."""
+    alpha: float = 0.05
+    """Sequential steps: the chance of a wrong call (rolling back a good candidate, passing a bad one)."""
+    look_seconds: float = 1.0
+    """Sequential steps: how often the evidence is looked at (each look is one round of load)."""
+    max_bake_seconds: float = 0.0
+    """Sequential steps: the cap on a step that is still inconclusive; 0 means 6 x ``bake_seconds``."""
+
+
+METRIC_KINDS = ("mae", "mse", "rmse", "log_loss", "brier", "accuracy", "precision", "recall", "f1",
+                "roc_auc", "r2")
+"""Metrics the paired champion gate can re-score; the last six are bounded scores, higher is better."""
+BOUNDED_SCORES = ("accuracy", "precision", "recall", "f1", "roc_auc", "r2", "balanced_accuracy", "auc",
+                  "average_precision", "pr_auc", "jaccard", "iou", "dice")
+"""Higher-is-better scores bounded by 1: a relative tolerance is applied to their error, 1 - score."""
+_KIND_ALIASES = {"auc": "roc_auc", "logloss": "log_loss", "neg_log_loss": "log_loss", "acc": "accuracy",
+                 "f1_score": "f1", "brier_score": "brier", "r_squared": "r2"}
+SMALL_SLICE_CHOICES = ("inconclusive", "skip")
+
+
+def metric_kind(name: str) -> str:
+    """The metric a name stands for: ``val_auc`` -> ``roc_auc``; unknown names come back unchanged."""
+    base = name.lower()
+    for prefix in ("val_", "valid_", "validation_", "test_", "eval_"):
+        if base.startswith(prefix):
+            base = base[len(prefix):]
+            break
+    return _KIND_ALIASES.get(base, base)
+
+
+def margin_scale(metric: str, greater_is_better: bool, tolerance: float, absolute: float | None,
+                 relative: bool = False) -> str:
+    """How a metric's margin is sized: ``absolute``, ``error`` (tolerance x (1 - score)) or ``relative``.
+
+    The one higher-is-better check of the champion gate: a relative tolerance of a bounded score near
+    its best value is meaningless (5% of an AUC of 0.997 is five times its ranking error), so known
+    bounded scores are judged on their error scale, and a higher-is-better metric we cannot size is a
+    ConfigError saying what to add. ``relative`` declares that a relative change of it is meaningful.
+    """
+    if absolute:
+        return "absolute"
+    if not greater_is_better or relative:
+        return "relative"
+    if metric_kind(metric) in BOUNDED_SCORES:
+        return "error"
+    if tolerance == 0:
+        return "relative"
+    raise ConfigError(
+        f"cannot size the margin of {metric!r}: it is higher-is-better and not a known bounded score "
+        f"({', '.join(BOUNDED_SCORES[:6])}, ...), so a relative tolerance of {tolerance:g} has no scale. Give an "
+        f"absolute margin (absolute_tolerance, or margin in [tool.mlgates.champion.metrics.{metric}]), name its "
+        f"kind there (kind = \"roc_auc\"), or set scale = \"relative\" there if a relative change is meaningful")
+
+
+@dataclass(frozen=True)
+class MetricSettings:
+    """One metric of the paired champion gate (``[tool.mlgates.champion.metrics.<name>]``)."""
+
+    kind: str = ""
+    """mae, mse, rmse, log_loss, brier, accuracy, precision, recall, f1, roc_auc, r2; empty: from the name."""
+    greater_is_better: bool | None = None
+    """Empty: the kind's own direction (an explicit value that contradicts it is an error)."""
+    tolerance: float | None = None
+    """Relative worsening allowed (of the error, 1 - score, for bounded scores); empty: [tool.mlgates]."""
+    margin: float | None = None
+    """An absolute margin on the metric's own scale; wins over ``tolerance``."""
+    scale: str = ""
+    """``relative``: a relative tolerance of this higher-is-better metric is meaningful."""
+    sanity: list[float] = field(default_factory=list)
+    """[low, high] the re-scored value of both models must lie in."""
+
+
+@dataclass(frozen=True)
+class ChampionSettings:
+    """The paired champion gate (``[tool.mlgates.champion]``): both models re-scored on the same rows."""
+
+    data: str = ""
+    """Evaluation rows (CSV/Parquet); empty: ``validation.csv``/``.parquet`` in the challenger's model folder."""
+    target: str = ""
+    """Label column; empty: ``[tool.mlgates.training] target``."""
+    confidence: float = 0.95
+    """Two-sided level of each interval (family-wise across metrics and slices, by Holm)."""
+    metrics: dict[str, MetricSettings] = field(default_factory=dict)
+    """Empty: the primary metric with [tool.mlgates] direction, tolerance and sanity."""
+    slices: list[str] = field(default_factory=list)
+    """Columns, or pandas expressions (``distance_km > 10``), whose groups are gated separately."""
+    min_slice_rows: int = 30
+    small_slices: str = "inconclusive"
+    """Below ``min_slice_rows``: ``inconclusive`` (fails closed) or ``skip``."""
+    resamples: int = 2000
+    seed: int = 0
+    lineage: bool = True
+    """Also hold the challenger against the best champion the lineage has had."""
+    lineage_tolerance: float | None = None
+    """The budget against that best champion (relative, like tolerance); empty: each metric's tolerance."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +234,7 @@ class Settings:
     load: LoadSettings = field(default_factory=LoadSettings)
     shadow: ShadowSettings = field(default_factory=ShadowSettings)
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
+    champion: ChampionSettings = field(default_factory=ChampionSettings)
     drift: DriftSettings = field(default_factory=DriftSettings)
     platforms: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Each platform's own raw table (``[tool.mlgates.<platform>]``), parsed by its adapter's settings module."""
@@ -341,6 +439,36 @@ def _validate(settings: Settings) -> None:
         rate = getattr(settings, section).max_error_rate
         if not 0 <= rate < 1:
             fail(section, f"max_error_rate must be in [0, 1), got {rate}")
+    c = settings.champion
+    if not 0.5 <= c.confidence < 1:
+        fail("champion", f"confidence must be in [0.5, 1), got {c.confidence}")
+    if c.small_slices not in SMALL_SLICE_CHOICES:
+        fail("champion", f"small_slices must be one of {', '.join(SMALL_SLICE_CHOICES)}, got {c.small_slices!r}")
+    if c.min_slice_rows < 2 or c.resamples < 100:
+        fail("champion", "min_slice_rows must be >= 2 and resamples >= 100")
+    try:
+        for name, m in c.metrics.items():
+            kind = m.kind or metric_kind(name)
+            if kind not in METRIC_KINDS:
+                fail("champion", f"metric {name!r} is not one the gate can re-score ({kind!r}); set its kind to one "
+                                 f"of {', '.join(METRIC_KINDS)}")
+            if m.greater_is_better is not None and m.greater_is_better != (kind in BOUNDED_SCORES):
+                fail("champion", f"metric {name!r} ({kind}) is {'higher' if kind in BOUNDED_SCORES else 'lower'}"
+                                 f"-is-better; greater_is_better = {str(m.greater_is_better).lower()} contradicts it")
+            if m.sanity and (len(m.sanity) != 2 or m.sanity[0] > m.sanity[1]):
+                fail("champion", f"metric {name!r} sanity must be [low, high], got {m.sanity!r}")
+            if m.scale not in ("", "relative"):
+                fail("champion", f"metric {name!r} scale must be \"relative\" or unset, got {m.scale!r}")
+        margin_scale(settings.metric, settings.greater_is_better, settings.tolerance, settings.absolute_tolerance,
+                     settings.metric in c.metrics and c.metrics[settings.metric].scale == "relative"
+                     or settings.metric in c.metrics and bool(c.metrics[settings.metric].margin))
+    except ConfigError as exc:
+        if "cannot size" in str(exc):
+            fail("greater_is_better", f"is true and {exc}")
+        raise
+    r = settings.rollout
+    if not 0 < r.alpha < 0.5 or r.look_seconds <= 0 or r.max_bake_seconds < 0:
+        fail("rollout", "alpha must be in (0, 0.5), look_seconds > 0 and max_bake_seconds >= 0")
     steps = settings.rollout.steps
     if not steps or steps != sorted(steps) or steps[-1] != 100 or any(not 0 < s <= 100 for s in steps):
         fail("rollout", f"steps must rise within (0, 100] and end at 100, got {steps}")

@@ -46,13 +46,31 @@ def test_exactly_at_the_limit_passes() -> None:
 
 
 def test_greater_is_better_direction() -> None:
-    rule = dict(metric="auc", greater_is_better=True, tolerance=0.01)
-    assert compare({"auc": 0.895}, {"auc": 0.9}, **rule).passed
-    assert not compare({"auc": 0.89}, {"auc": 0.9}, **rule).passed
+    rule = dict(metric="score", greater_is_better=True, tolerance=0.01, scale="relative")
+    assert compare({"score": 0.895}, {"score": 0.9}, **rule).passed
+    assert not compare({"score": 0.89}, {"score": 0.9}, **rule).passed
+
+
+def test_a_bounded_score_takes_its_tolerance_on_the_error_scale() -> None:
+    # 5% of an AUC of 0.997 would let through five times the ranking error; 5% of the error 0.003 does not.
+    rule = dict(metric="val_auc", greater_is_better=True, tolerance=0.05)
+    assert not compare({"val_auc": 0.985}, {"val_auc": 0.997}, **rule).passed
+    v = compare({"val_auc": 0.99685}, {"val_auc": 0.997}, **rule)
+    assert v.passed and "0.05 x (1 - 0.997)" in v.message and "of the error (1 - score)" in v.message
+    assert compare({"val_auc": 0.985}, {"val_auc": 0.997}, **rule, absolute_tolerance=0.02).passed
+
+
+def test_a_higher_is_better_metric_without_a_scale_is_a_configuration_error() -> None:
+    from pytest_mlgates.config import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot size the margin of 'lift'.*absolute margin"):
+        compare({"lift": 2.0}, {"lift": 2.1}, metric="lift", greater_is_better=True, tolerance=0.05)
+    assert compare({"lift": 2.0}, {"lift": 2.1}, metric="lift", greater_is_better=True, tolerance=0.05,
+                   absolute_tolerance=0.2).passed
 
 
 def test_negative_and_zero_champions_use_absolute_value() -> None:
-    rule = dict(metric="score", greater_is_better=True, tolerance=0.1)
+    rule = dict(metric="score", greater_is_better=True, tolerance=0.1, scale="relative")
     assert compare({"score": -1.05}, {"score": -1.0}, **rule).passed  # 5% worse than -1.0
     assert not compare({"score": -1.2}, {"score": -1.0}, **rule).passed
     assert not compare({"score": -0.001}, {"score": 0.0}, **rule).passed  # zero baseline: no slack...
@@ -64,7 +82,7 @@ def test_never_passes_a_challenger_beyond_the_limit(champ: float, delta: float, 
     allowed = tol * abs(champ)
     worse = champ - (allowed + delta + 1e-6 * (1 + abs(champ))) if greater else champ + allowed + delta + 1e-6 * (1 + abs(champ))
     better = champ + delta if greater else champ - delta
-    rule = dict(metric="x", greater_is_better=greater, tolerance=tol)
+    rule = dict(metric="x", greater_is_better=greater, tolerance=tol, scale="relative")
     assert not compare({"x": worse}, {"x": champ}, **rule).passed
     assert compare({"x": better}, {"x": champ}, **rule).passed
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .baseline import assert_beats_baseline
     from .champion import assert_non_inferior
+    from .paired import assert_paired_non_inferior
     from .drift import assert_no_drift
     from .load import assert_slo
     from .shadow import assert_shadow_agreement
@@ -23,6 +24,7 @@ _LAZY = {
     "Verdict": "pytest_mlgates.gates.verdict",
     "assert_beats_baseline": "pytest_mlgates.gates.baseline",
     "assert_non_inferior": "pytest_mlgates.gates.champion",
+    "assert_paired_non_inferior": "pytest_mlgates.gates.paired",
     "assert_slo": "pytest_mlgates.gates.load",
     "assert_shadow_agreement": "pytest_mlgates.gates.shadow",
     "assert_no_drift": "pytest_mlgates.gates.drift",

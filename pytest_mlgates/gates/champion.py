@@ -13,7 +13,7 @@ import unittest
 from collections.abc import Mapping
 from typing import Any
 
-from ..config import NO_CHAMPION_CHOICES, Settings
+from ..config import BOUNDED_SCORES, NO_CHAMPION_CHOICES, Settings, margin_scale, metric_kind
 from ..contract import FINGERPRINT_KEY
 from ..records import ModelVersion
 from .context import conclude, current_settings
@@ -90,8 +90,15 @@ def compare(
     sanity: Mapping[str, Any] | None = None,
     no_champion: str = "promote",
     job_name: str | None = None,
+    scale: str = "",
 ) -> Verdict:
-    """Decide the champion gate; never raises for bad data, returns a failing verdict."""
+    """Decide the champion gate; never raises for bad data, returns a failing verdict.
+
+    A known bounded score (AUC, accuracy, F1, ...) takes its relative tolerance on its error, 1 - score;
+    another higher-is-better metric needs an absolute tolerance or ``scale="relative"`` (ConfigError).
+    """
+    margin_scale(metric, greater_is_better, tolerance, absolute_tolerance or None, scale == "relative")  # sizable?
+    error_scale = greater_is_better and scale != "relative" and metric_kind(metric) in BOUNDED_SCORES
     if no_champion not in NO_CHAMPION_CHOICES:
         raise ValueError(f"no_champion must be one of {', '.join(NO_CHAMPION_CHOICES)}, got {no_champion!r}")
     if not (math.isfinite(tolerance) and tolerance >= 0):
@@ -168,21 +175,24 @@ def compare(
                        + "\n  ".join(problems))
 
     assert chall_value is not None and champ_value is not None
-    allowed_change = max(tolerance * abs(champ_value), absolute_tolerance)
+    base = 1.0 - champ_value if error_scale else abs(champ_value)
+    allowed_change = max(tolerance * base, absolute_tolerance)
     sign = -1.0 if greater_is_better else 1.0
     limit = champ_value + sign * allowed_change
     passed = chall_value >= limit if greater_is_better else chall_value <= limit
     relative = (chall_value - champ_value) / abs(champ_value) if champ_value else None
     figures.update(limit=limit, allowed_change=allowed_change, relative_change=relative)
     op = ">=" if greater_is_better else "<="
+    base_text = f"(1 - {fmt(champ_value)})" if error_scale else f"|{fmt(champ_value)}|"
     arithmetic = (f"limit = {fmt(champ_value)} {'-' if greater_is_better else '+'} max({fmt(tolerance)} x "
-                  f"|{fmt(champ_value)}|, {fmt(absolute_tolerance)}) = {fmt(limit)}; "
+                  f"{base_text}, {fmt(absolute_tolerance)}) = {fmt(limit)}; "
                   f"{fmt(chall_value)} {op} {fmt(limit)} is {str(passed).lower()}")
     head = "champion gate passed" if passed else "champion gate FAILED: the challenger is worse than allowed"
     return verdict(passed, (
         f"{head}\n  challenger {chall_id}: {metric} = {fmt(chall_value)}\n"
         f"  champion   {champ_id}: {metric} = {fmt(champ_value)}\n"
-        f"  rule: {direction}, tolerance {fmt(tolerance * 100)}% (absolute floor {fmt(absolute_tolerance)})\n"
+        f"  rule: {direction}, tolerance {fmt(tolerance * 100)}% of "
+        f"{'the error (1 - score)' if error_scale else 'the champion'} (absolute floor {fmt(absolute_tolerance)})\n"
         f"  {arithmetic}"))
 
 
