@@ -319,7 +319,10 @@ def paired_verdicts(evaluation: Evaluation, settings: Settings, challenger_id: s
                     best_id: str | None = None) -> list[Verdict]:
     """Every test of the paired gate, judged as one Holm family."""
     checks = plan_checks(metric_rules(settings), evaluation, settings, challenger_id, champion_id, best_id)
-    return judge(checks, settings.champion.confidence, challenger_id)
+    verdicts = judge(checks, settings.champion.confidence, challenger_id)
+    for v in verdicts:
+        v.figures["rows_source"] = evaluation.rows_source
+    return verdicts
 
 
 def assert_paired_non_inferior(evaluation: Evaluation, *, challenger_id: str = "challenger",
