@@ -469,6 +469,9 @@ def _validate(settings: Settings) -> None:
     r = settings.rollout
     if not 0 < r.alpha < 0.5 or r.look_seconds <= 0 or r.max_bake_seconds < 0:
         fail("rollout", "alpha must be in (0, 0.5), look_seconds > 0 and max_bake_seconds >= 0")
+    if r.sequential and r.max_error_rate == 0:
+        fail("rollout", "max_error_rate must be > 0 with sequential = true: no number of requests shows a rate "
+                        "of exactly 0")
     steps = settings.rollout.steps
     if not steps or steps != sorted(steps) or steps[-1] != 100 or any(not 0 < s <= 100 for s in steps):
         fail("rollout", f"steps must rise within (0, 100] and end at 100, got {steps}")

@@ -277,7 +277,8 @@ def stage_timeout(settings: cfg.Settings, stages: set[str]) -> float | None:
         seconds = max(seconds, settings.load.duration + DEPLOY_ALLOWANCE_SECONDS)
     if PROMOTION_GATE in stages:
         rollout = settings.rollout
-        seconds = max(seconds, rollout.bake_seconds * len(rollout.steps) + DEPLOY_ALLOWANCE_SECONDS)
+        bake = (rollout.max_bake_seconds or 6 * rollout.bake_seconds) if rollout.sequential else rollout.bake_seconds
+        seconds = max(seconds, bake * len(rollout.steps) + DEPLOY_ALLOWANCE_SECONDS)
     return seconds + TIMEOUT_MARGIN_SECONDS if seconds else None
 
 

@@ -79,6 +79,64 @@ def judge_step(
     return StepResult(percent, candidate, champion, breach)
 
 
+SLO_QUANTILE_RATE = 0.01
+"""p99 < X ms is "at most 1% of requests take X ms or more": a rate, judged like the error rate."""
+
+
+def judge_sequential(
+    percent: int,
+    latencies_ms: Sequence[float],
+    ok: Sequence[bool],
+    champion: tuple[Sequence[float], Sequence[bool]] | None,
+    *,
+    p99_ms: float,
+    max_error_rate: float,
+    alpha: float,
+    seconds: float,
+    bake_seconds: float,
+    cap_seconds: float,
+    looks: int,
+) -> StepResult | None:
+    """A sequential step's verdict so far, or None to keep looking (stats/sequential.py).
+
+    Two anytime-valid tests, each at alpha / 2 (Bonferroni): the error rate against ``max_error_rate``
+    and the rate of successful requests at or over ``p99_ms`` against 1%. Either breaching ends the
+    step at once; both clear after the bake passes it; anything else extends the step up to the cap,
+    where it fails closed and says how many requests would decide.
+    """
+    from ..stats.sequential import BREACH, CLEAR, RateEvidence, requests_to_decide
+
+    failures = sum(1 for good in ok if not good)
+    good_latencies = [lat for lat, good in zip(latencies_ms, ok) if good]
+    slow = sum(1 for lat in good_latencies if lat >= p99_ms)
+    errors = RateEvidence.of("errors", failures, len(ok), max_error_rate, alpha / 2)
+    slowness = RateEvidence.of(f"requests >= {fmt(p99_ms)} ms", slow, len(good_latencies), SLO_QUANTILE_RATE,
+                               alpha / 2)
+    breach: str | None = None
+    if errors.verdict == BREACH or slowness.verdict == BREACH:
+        which = errors if errors.verdict == BREACH else slowness
+        breach = f"sequential test: {which.describe()}"
+        decision = BREACH
+    elif seconds >= bake_seconds and errors.verdict == CLEAR and slowness.verdict == CLEAR:
+        decision = CLEAR
+    elif seconds >= cap_seconds:
+        decision = "inconclusive"
+        needed = [requests_to_decide(e.events, e.n, e.threshold, e.alpha) for e in (errors, slowness)
+                  if e.verdict != CLEAR]
+        known = [n for n in needed if n is not None]
+        more = f"about {max(known):,} candidate requests would decide" if known else "no number of requests decides"
+        breach = (f"INCONCLUSIVE after {len(ok)} candidate requests in {fmt(seconds)} s of load (the cap; fails "
+                  f"closed): {errors.describe()}; {slowness.describe()}; {more}")
+    else:
+        return None
+    step = StepResult(percent, Side.from_samples(latencies_ms, ok),
+                      Side.from_samples(*champion) if champion is not None else None, breach, seconds)
+    step.extra = {"decision": decision, "looks": looks, "requests": len(ok), "evidence": [asdict(errors),
+                                                                                        asdict(slowness)],
+                  "evidence_text": f"{errors.describe()}; {slowness.describe()}"}
+    return step
+
+
 def rollout_verdict(
     candidate_id: str, champion_id: str | None, steps: list[StepResult], rolled_back_seconds: float | None,
     promoted: bool, planned: Sequence[int],
@@ -94,6 +152,9 @@ def rollout_verdict(
                      f"p99 {fmt(step.champion.p99_ms)} ms")
         lines.append(f"  {step.percent:>3}%: candidate {c.requests} req, "
                      f"{(c.error_rate if c.requests else 0):.2%} errors, p99 {fmt(c.p99_ms)} ms{champ} -> {word}")
+        if step.extra.get("decision"):
+            lines.append(f"        sequential, {step.extra['looks']} looks, {fmt(step.seconds)} s of load: "
+                         f"{step.extra['evidence_text']}")
     breach = next((s for s in steps if s.breach), None)
     if breach is not None:
         head = (f"rollout of {candidate_id} FAILED at the {breach.percent}% step and was rolled back to "
@@ -107,5 +168,11 @@ def rollout_verdict(
                                "steps": [asdict(s) for s in steps]}
     if breach is not None:
         figures.update(breach_step=breach.percent, rollback_seconds=rolled_back_seconds)
+    for step in steps:  # flat figures of sequential steps, for the step summary and JUnit properties
+        if step.extra.get("decision"):
+            figures[f"step{step.percent}_requests"] = step.extra["requests"]
+            figures[f"step{step.percent}_seconds"] = step.seconds
+            figures[f"step{step.percent}_verdict"] = step.extra["decision"]
+            figures[f"step{step.percent}_evidence"] = step.extra["evidence_text"]
     outputs = {"should_promote": "true" if promoted else "false", "rollout": "promoted" if promoted else "rolled_back"}
     return Verdict("rollout", breach is None and promoted, head + "\n" + "\n".join(lines), figures, outputs)

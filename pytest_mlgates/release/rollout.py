@@ -29,7 +29,7 @@ from typing import Any
 
 from ..adapters.base import Adapter
 from ..config import Settings
-from ..gates.rollout import Side, StepResult, judge_step, rollout_verdict
+from ..gates.rollout import Side, StepResult, judge_sequential, judge_step, rollout_verdict
 from ..gates.verdict import Verdict
 from ..records import ConflictError, DeployOptions, Faults, ModelVersion, NotFoundError
 from ..stages import PROMOTION_GATE
@@ -150,6 +150,25 @@ def _repair_interrupted(adapter: Adapter, settings: Settings) -> list[str]:
     return done
 
 
+def _samples(load: StepLoad, cand_dep: str, champ_dep: str | None) -> tuple[tuple[list[float], list[bool]],
+                                                                          tuple[list[float], list[bool]] | None]:
+    """(candidate samples, champion samples or None) of one round of load.
+
+    Failures no deployment answered for (timeouts, refused connections) count against the candidate:
+    the gate fails closed rather than lose them.
+    """
+    cand_lat, cand_ok = load.by_deployment.get(cand_dep, ([], []))
+    lost = [(lat, ok) for lat, ok in zip(*load.by_deployment.get("", ([], []))) if not ok]
+    cand = ([*cand_lat, *(lat for lat, _ in lost)], [*cand_ok, *(ok for _, ok in lost)])
+    champ = load.by_deployment[champ_dep] if champ_dep and champ_dep in load.by_deployment else None
+    return cand, champ
+
+
+def _sides(load: StepLoad, cand_dep: str, champ_dep: str | None) -> tuple[Side, Side | None]:
+    cand, champ = _samples(load, cand_dep, champ_dep)
+    return Side.from_samples(*cand), Side.from_samples(*champ) if champ is not None else None
+
+
 class Rollout:
     """One candidate's way to production. ``run()`` raises AssertionError after rolling back."""
 
@@ -230,16 +249,15 @@ class Rollout:
                                          else {cand_dep: 100})
                 if self.on_step is not None:
                     self.on_step(pct)
-                load = self.load(self.adapter.get_endpoint(self.endpoint).url, bake)
-                cand_lat, cand_ok = load.by_deployment.get(cand_dep, ([], []))
-                # Failures no deployment answered for (timeouts, refused connections) count against
-                # the candidate: the gate fails closed rather than lose them.
-                lost = [(lat, ok) for lat, ok in zip(*load.by_deployment.get("", ([], []))) if not ok]
-                cand = Side.from_samples([*cand_lat, *(lat for lat, _ in lost)], [*cand_ok, *(ok for _, ok in lost)])
-                champ = Side.from_samples(*load.by_deployment[champ_dep]) if champ_dep in load.by_deployment else None
-                step = judge_step(pct, cand, champ, p99_ms=p99, max_error_rate=max_err,
-                                  compare_to_champion=r.compare_to_champion)
-                step.seconds = load.seconds
+                url = self.adapter.get_endpoint(self.endpoint).url
+                if r.sequential:
+                    step = self._sequential_step(url, pct, cand_dep, champ_dep, bake, p99, max_err)
+                else:
+                    load = self.load(url, bake)
+                    cand, champ = _sides(load, cand_dep, champ_dep)
+                    step = judge_step(pct, cand, champ, p99_ms=p99, max_error_rate=max_err,
+                                      compare_to_champion=r.compare_to_champion)
+                    step.seconds = load.seconds
                 results.append(step)
                 if step.breach:
                     rollback_seconds = roll_back(self.adapter, self.endpoint, cand_dep, champ_dep)
@@ -278,3 +296,32 @@ class Rollout:
         self.verdict = rollout_verdict(candidate.id, champion.id if champion else None, results, rollback_seconds,
                                        promoted, steps)
         return self.verdict
+
+    def _sequential_step(self, url: str, pct: int, cand_dep: str, champ_dep: str | None, bake: float,
+                         p99: float, max_err: float) -> StepResult:
+        """Look at the evidence after every round of ``look_seconds`` of load (gates/rollout.py judges it):
+        a clear breach ends the step at once, a clear pass after the bake, an undecided step extends to
+        ``max_bake_seconds`` and then fails closed."""
+        r = self.settings.rollout
+        cap = r.max_bake_seconds or 6 * bake
+        latencies: list[float] = []
+        oks: list[bool] = []
+        champion: tuple[list[float], list[bool]] = ([], [])
+        seconds, looks = 0.0, 0
+        while True:
+            look = min(r.look_seconds, max(cap - seconds, 0.1))
+            load = self.load(url, look)
+            looks += 1
+            seconds += look  # load seconds asked for, comparable with a fixed bake
+            (lat, ok), champ = _samples(load, cand_dep, champ_dep)
+            latencies += lat
+            oks += ok
+            if champ is not None:
+                champion[0].extend(champ[0])
+                champion[1].extend(champ[1])
+            step = judge_sequential(pct, latencies, oks, champion if champion[0] else None, p99_ms=p99,
+                                    max_error_rate=max_err, alpha=r.alpha, seconds=seconds, bake_seconds=bake,
+                                    cap_seconds=cap, looks=looks)
+            if step is not None:
+                return step
+

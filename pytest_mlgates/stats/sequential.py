@@ -109,5 +109,5 @@ class RateEvidence:
 
     def describe(self) -> str:
         return (f"{self.what} {self.events}/{self.n} (confidence sequence [{self.low:.2%}, {self.high:.2%}] at "
-                f"{1 - self.alpha:.0%}, limit {self.threshold:.2%}, evidence e^{self.log_evidence:.1f} vs "
+                f"{1 - self.alpha:.1%}, limit {self.threshold:.2%}, evidence e^{self.log_evidence:.1f} vs "
                 f"1/alpha = {1 / self.alpha:g}): {self.verdict}")
