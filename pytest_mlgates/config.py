@@ -81,6 +81,8 @@ class ShadowSettings:
     confidence: float = 0.95
     required: bool = False
     """Whether promotion requires a passing shadow gate in the ledger."""
+    max_probability_shift: float = 0.05
+    """Classifiers with predict_proba: the largest mean per-row shift (total variation) of the probabilities."""
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,7 @@ def shadow_replay(
     from .rows import rows_to_instances
 
     instances = rows_to_instances(rows)
-    out: dict[str, dict[str, list[Any]]] = {side: {"pred": [], "ms": [], "err": []}
+    out: dict[str, dict[str, list[Any]]] = {side: {"pred": [], "ms": [], "err": [], "proba": []}
                                             for side in ("champion", "challenger")}
     for i, instance in enumerate(instances):
         order: Sequence[tuple[str, EndpointClient]] = (("champion", champion), ("challenger", challenger))
@@ -153,18 +153,25 @@ def shadow_replay(
             order = order[::-1]
         for side, client in order:
             try:
-                data, ms = client.invoke({"instances": [instance]}, client.deployment_pin)
+                # "probabilities": servers whose model has predict_proba add the class probabilities
+                # (serving/app.py); others ignore the key, and the gate compares labels only.
+                data, ms = client.invoke({"instances": [instance], "probabilities": True}, client.deployment_pin)
                 preds = data.get("predictions")
                 if not isinstance(preds, list) or len(preds) != 1:
                     raise PredictionError("malformed response")
+                proba = data.get("probabilities")
+                out[side]["proba"].append(proba[0] if isinstance(proba, list) and len(proba) == 1 else None)
                 out[side]["pred"].append(preds[0])
                 out[side]["ms"].append(ms)
                 out[side]["err"].append(None)
             except (PredictionError, requests.RequestException) as exc:
+                out[side]["proba"].append(None)
                 out[side]["pred"].append(None)
                 out[side]["ms"].append(math.nan)
                 out[side]["err"].append(str(exc)[:200])
     return ShadowResult(out["champion"]["pred"], out["challenger"]["pred"], out["champion"]["ms"],
                         out["challenger"]["ms"], out["champion"]["err"], out["challenger"]["err"],
                         champion.model_id or champion.name or champion.url,
-                        challenger.model_id or challenger.name or challenger.url, source="replay")
+                        challenger.model_id or challenger.name or challenger.url, source="replay",
+                        champion_probabilities=out["champion"]["proba"],
+                        challenger_probabilities=out["challenger"]["proba"])

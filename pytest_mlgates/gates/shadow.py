@@ -49,6 +49,9 @@ class ShadowResult:
     challenger_id: str = "challenger"
     source: str = "replay"
     """'replay' (rows sent to both) or 'mirror' (live traffic copied to the challenger)."""
+    champion_probabilities: list[Any] = field(default_factory=list)
+    """Class probabilities per row (classifiers with predict_proba; None where not given), else empty."""
+    challenger_probabilities: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if len(self.champion_predictions) != len(self.challenger_predictions):
@@ -132,8 +135,14 @@ def evaluate_shadow(
     min_agreement: float = 0.95,
     max_latency_ratio: float | None = 2.0,
     confidence: float = 0.95,
+    max_probability_shift: float = 0.05,
 ) -> Verdict:
-    """The shadow verdict as data; raises ValueError only for unusable arguments."""
+    """The shadow verdict as data; raises ValueError only for unusable arguments.
+
+    For classifiers whose both sides gave class probabilities, the mean per-row shift of the
+    probabilities (total variation distance) must also be shown below ``max_probability_shift``:
+    two models can agree on every label while one of them has lost its calibration or ranking.
+    """
     from scipy.stats import beta, t
 
     if task not in TASKS:
@@ -188,6 +197,8 @@ def evaluate_shadow(
         lines.append(f"agreement: {rate:.2%} ({agree} of {n} identical labels, challenger failures count as "
                      f"disagreements; {confidence:.0%} CI {low:.2%} - {high:.2%}, one-sided lower bound "
                      f"{lower:.2%}), required >= {min_agreement:.2%}")
+        _probability_shift(result, champ_ok, answered, max_probability_shift, confidence, figures, lines,
+                           failed, unsure)
         if rate < min_agreement:
             failed.append(f"agreement {rate:.2%} is below the required {min_agreement:.2%}")
         elif lower < min_agreement:
@@ -289,6 +300,31 @@ def evaluate_shadow(
     return Verdict("shadow", status == "passed", head + "\n  " + "\n  ".join(lines), figures)
 
 
+def _probability_shift(result: ShadowResult, rows: Sequence[int], answered: Any, limit: float, confidence: float,
+                       figures: dict[str, Any], lines: list[str], failed: list[str], unsure: list[str]) -> None:
+    """Judge the mean total-variation shift of class probabilities, where both sides gave them."""
+    from scipy.stats import t
+
+    a_all, b_all = result.champion_probabilities, result.challenger_probabilities
+    pairs = [(a_all[i], b_all[i]) for i in rows if i < len(a_all) and i < len(b_all) and answered(i)
+             and isinstance(a_all[i], list) and isinstance(b_all[i], list) and len(a_all[i]) == len(b_all[i])]
+    if len(pairs) < 2:
+        return
+    shifts = [0.5 * sum(abs(float(x) - float(y)) for x, y in zip(a, b)) for a, b in pairs]
+    m = len(shifts)
+    mean = statistics.fmean(shifts)
+    upper = mean + float(t.ppf(confidence, m - 1)) * statistics.stdev(shifts) / math.sqrt(m)
+    figures.update(probability_shift=mean, probability_shift_upper=upper, probability_rows=m,
+                   max_probability_shift=limit)
+    lines.append(f"probabilities: mean shift {fmt(mean)} (total variation per row over {m} rows; one-sided "
+                 f"{confidence:.0%} upper bound {fmt(upper)}), at most {fmt(limit)}")
+    if mean >= limit:
+        failed.append(f"the class probabilities moved by {fmt(mean)} on average (at most {fmt(limit)})")
+    elif upper >= limit:
+        unsure.append(f"{m} rows cannot show a probability shift below {fmt(limit)} at {confidence:.0%} "
+                      f"confidence (upper bound {fmt(upper)}); send more rows")
+
+
 def assert_shadow_agreement(
     result: ShadowResult | None = None,
     *,
@@ -324,5 +360,6 @@ def assert_shadow_agreement(
         min_agreement=sh.min_agreement if min_agreement is None else min_agreement,
         max_latency_ratio=sh.max_latency_ratio if max_latency_ratio is None else max_latency_ratio,
         confidence=sh.confidence if confidence is None else confidence,
+        max_probability_shift=sh.max_probability_shift,
     )
     return conclude(verdict)

@@ -226,11 +226,14 @@ class ModelServer:
         self.started = time.time()
         self.count = 0
 
-    def predict(self, instances: list[dict[str, Any]]) -> list[Any]:
+    def _frame(self, instances: list[dict[str, Any]]) -> Any:
         import pandas as pd
 
         columns = list(self.schema) if self.schema is not None else None
-        frame = pd.DataFrame.from_records(instances, columns=columns)
+        return pd.DataFrame.from_records(instances, columns=columns)
+
+    def predict(self, instances: list[dict[str, Any]]) -> list[Any]:
+        frame = self._frame(instances)
         try:
             predictions = self.model.predict(frame)
         except (ValueError, TypeError, KeyError) as exc:
@@ -241,6 +244,10 @@ class ModelServer:
             raise ServingError(500, "ModelError",
                                f"the model returned {len(values)} predictions for {len(instances)} instances")
         return values
+
+    def probabilities(self, instances: list[dict[str, Any]]) -> list[Any]:
+        """Class probabilities (rows of ``predict_proba``) for the shadow gate; only asked for, never by default."""
+        return _json_safe(self.model.predict_proba(self._frame(instances)))
 
     async def read_body(self, request: Request) -> Any:
         length = request.headers.get("content-length")
@@ -283,7 +290,10 @@ class ModelServer:
                                    f"fault injected on purpose (error_rate={faults.error_rate})")
             predictions = self.predict(instances)
             status = 200
-            return JSONResponse({"predictions": predictions})
+            answer: dict[str, Any] = {"predictions": predictions}
+            if body.get("probabilities") is True and callable(getattr(self.model, "predict_proba", None)):
+                answer["probabilities"] = self.probabilities(instances)  # asked for by the shadow replay
+            return JSONResponse(answer)
         except ServingError as exc:
             status = exc.status
             return error_response(exc.status, exc.code, exc.message)
