@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import BOUNDED_SCORES, ConfigError, Settings, margin_scale, metric_kind
+from ..config import BOUNDED_SCORES, METRIC_KINDS, ConfigError, Settings, margin_scale, metric_kind
 from ..stats.estimate import FAIL, INCONCLUSIVE, PASS, PairedEstimate
 from .verdict import Verdict, fmt
 
@@ -62,6 +62,10 @@ def metric_rules(settings: Settings) -> list[MetricRule]:
     rules = []
     for name, m in table.items():
         kind = (m.kind if m and m.kind else metric_kind(name))
+        if kind not in METRIC_KINDS:
+            raise ConfigError(f"the paired champion gate cannot re-score {name!r}: it is not one of "
+                              f"{', '.join(METRIC_KINDS)}; name its kind in [tool.mlgates.champion.metrics] "
+                              f"({name} = {{ kind = \"mae\" }}), or gate it with assert_non_inferior")
         primary = name == settings.metric
         tolerance = m.tolerance if m and m.tolerance is not None else settings.tolerance
         margin = m.margin if m and m.margin is not None else (settings.absolute_tolerance if primary else None)
@@ -232,7 +236,7 @@ def plan_checks(rules: Sequence[MetricRule], evaluation: Evaluation, settings: S
                 if rule.sanity and mask is None:
                     low, high = rule.sanity
                     for who, loss in ((against_id, check.champion_loss), (challenger_id, check.challenger_loss)):
-                        value = _score_of(rule, loss) if rule.kind != "rmse" else loss
+                        value = _score_of(rule, loss)
                         if not low <= value <= high:
                             check.problem = (f"{who} {rule.name} = {fmt(value)} on these rows is outside its sanity "
                                              f"range [{fmt(low)}, {fmt(high)}]")
@@ -259,10 +263,10 @@ def _verdict(ch: Check, holm_result: tuple[bool, float, float] | None, family: i
     if ch.problem is not None or ch.estimate is None or holm_result is None:
         word = SKIPPED if ch.skip else (INCONCLUSIVE if "fewer than" in (ch.problem or "") else FAIL)
         figures.update(verdict=word, passed=ch.skip)
-        what = "would decide" if word == INCONCLUSIVE else "is wrong"
-        return Verdict("champion", ch.skip, f"{head}\n  {word} (fail-closed): {ch.problem}; "
-                       f"{'skipped as configured' if ch.skip else f'more rows {what}'}", figures,
-                       {"should_promote": "false"} if not ch.skip else {})
+        tail = {SKIPPED: "; skipped as configured (small_slices = \"skip\")",
+                INCONCLUSIVE: "; more rows of this slice would decide", FAIL: ""}[word]
+        return Verdict("champion", ch.skip, f"{head}\n  {word}{'' if ch.skip else ' (fail-closed)'}: "
+                       f"{ch.problem}{tail}", figures, {} if ch.skip else {"should_promote": "false"})
     rejected, adjusted_p, step_alpha = holm_result
     level = 1.0 - 2.0 * step_alpha
     est = ch.estimate
@@ -272,8 +276,7 @@ def _verdict(ch: Check, holm_result: tuple[bool, float, float] | None, family: i
     worse_low, worse_high, worse = low + ch.margin, high + ch.margin, est.estimate + ch.margin
     point_ok = worse <= ch.margin
     unit = "MSE" if rule.kind == "rmse" else ("error" if rule.greater_is_better else rule.kind)
-    champ_v = _score_of(rule, ch.champion_loss) if rule.kind != "rmse" else ch.champion_loss
-    chall_v = _score_of(rule, ch.challenger_loss) if rule.kind != "rmse" else ch.challenger_loss
+    champ_v, chall_v = _score_of(rule, ch.champion_loss), _score_of(rule, ch.challenger_loss)
     figures.update(verdict=word, passed=word == PASS, champion_value=champ_v, challenger_value=chall_v,
                    worsening=worse, interval_low=worse_low, interval_high=worse_high, margin=ch.margin,
                    confidence=level, method=est.method, p_value=est.p_value(), p_holm=adjusted_p,
