@@ -167,3 +167,22 @@ def test_each_metric_slice_and_the_lineage_is_its_own_test_judged_on_the_same_ro
     assert checks["val_auc"]["figures"]["verdict"] == "FAIL"
     assert json.loads((project.path / "report.json").read_text())["outputs"]["should_promote"] == "false"
     assert third.ret == 1
+
+
+def test_too_few_rows_are_inconclusive_fail_closed_and_say_how_many_would_decide(project) -> None:
+    (project.path / "holdout.csv").write_text(rows(150, 3))
+    text = (project.path / "pyproject.toml").read_text()
+    (project.path / "pyproject.toml").write_text(
+        text.replace('slices = ["segment"]\n', "").replace(
+            "metrics = { val_auc = {}, val_accuracy = { margin = 0.03 }, val_log_loss = { tolerance = 0.10 } }",
+            "lineage = false"))
+    run(project).assert_outcomes(passed=1)
+    promote(project.path, "1")
+    result = run(project, "drop=1")  # a challenger that lost one feature, judged on 150 rows
+    result.assert_outcomes(failed=1)
+    (check,) = checks_in(project.path / "report.json").values()
+    figures = check["figures"]
+    assert figures["verdict"] == "INCONCLUSIVE" and figures["rows"] == 150
+    assert figures["interval_low"] < figures["margin"] < figures["interval_high"]
+    assert figures["rows_to_decide"] > 150
+    assert f"about {figures['rows_to_decide']:,} rows would decide" in result.stdout.str()
