@@ -70,8 +70,7 @@ def metric_rules(settings: Settings) -> list[MetricRule]:
         tolerance = m.tolerance if m and m.tolerance is not None else settings.tolerance
         margin = m.margin if m and m.margin is not None else (settings.absolute_tolerance if primary else None)
         greater = kind in BOUNDED_SCORES
-        if m is None and settings.greater_is_better != greater and kind in BOUNDED_SCORES + ("mae", "mse", "rmse",
-                                                                                             "log_loss", "brier"):
+        if primary and settings.greater_is_better != greater:
             raise ConfigError(f"metric {name!r} ({kind}) is {'higher' if greater else 'lower'}-is-better, but "
                               f"[tool.mlgates] greater_is_better = {str(settings.greater_is_better).lower()}")
         scale = margin_scale(name, greater, tolerance, margin or None, bool(m and m.scale == "relative"))
