@@ -31,7 +31,7 @@ TRAIN = textwrap.dedent('''
     p = argparse.ArgumentParser()
     p.add_argument("--data"); p.add_argument("--model-dir")
     p.add_argument("--drop", type=int, default=0, help="never learn from the last DROP features (a worse model)")
-    p.add_argument("--C", type=float, default=1.0)
+    p.add_argument("--reg_c", type=float, default=1.0)
     a = p.parse_args()
     frame = pd.read_csv(a.data)
     val = frame.iloc[::5]
@@ -39,7 +39,7 @@ TRAIN = textwrap.dedent('''
     numeric = ["x1", "x2", "x3"][: 3 - a.drop]
     model = Pipeline([("features", ColumnTransformer([("seg", OneHotEncoder(), ["segment"]),
                                                       ("num", "passthrough", numeric)])),
-                      ("lr", LogisticRegression(C=a.C, max_iter=500))])
+                      ("lr", LogisticRegression(C=a.reg_c, max_iter=500))])
     model.fit(train.drop(columns=["label"]), train["label"])
     os.makedirs(a.model_dir, exist_ok=True)
     joblib.dump(model, os.path.join(a.model_dir, "model.joblib"))
@@ -130,7 +130,7 @@ def test_each_metric_slice_and_the_lineage_is_its_own_test_judged_on_the_same_ro
     assert "FIRST DEPLOYMENT" in first.stdout.str()
     promote(project.path, "1")
 
-    second = run(project, "C=0.5")
+    second = run(project, "reg_c=0.5")
     ids = ["val_auc", "val_auc[segment=a]", "val_auc[segment=b]", "val_accuracy", "val_log_loss"]
     for name in ids:
         assert f"PASSED tests/test_gates.py::test_challenger_holds[{name}]" in second.stdout.str()
