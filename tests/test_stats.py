@@ -301,3 +301,18 @@ def test_confidence_sequence_bounds_agree_with_the_decision() -> None:
     needed = requests_to_decide(0, 31, 0.01, 0.05)
     assert needed is not None and decide_rate(0, needed, 0.01, 0.05) == CLEAR
     assert decide_rate(0, needed - 1, 0.01, 0.05) != CLEAR
+
+
+from hypothesis import given, settings as hsettings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=12), st.floats(0.001, 0.2))
+def test_holm_agrees_with_statsmodels_on_any_family(p_values: list[float], alpha: float) -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    reject, adjusted, steps = holm(p_values, alpha)
+    ref_reject, ref_adjusted, _, _ = multipletests(p_values, alpha=alpha, method="holm")
+    assert reject == list(ref_reject) and adjusted == pytest.approx(list(ref_adjusted))
+    assert all(a >= p for a, p in zip(adjusted, p_values)) and min(steps) == pytest.approx(alpha / len(p_values))
