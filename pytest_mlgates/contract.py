@@ -164,6 +164,22 @@ def validation_fingerprint(rows: Any) -> str:
     return "sha256:" + digest.hexdigest()[:32]
 
 
+VALIDATION_FILES = ("validation.parquet", "validation.csv")
+"""Optional: the validation rows (features and target) the paired champion gate re-scores both models on."""
+
+
+def write_validation_rows(model_dir: str | os.PathLike[str], rows: Any) -> Path:
+    """Write the validation rows (a pandas DataFrame with the target column) as ``validation.csv``.
+
+    With them in the model folder, the paired champion gate (``champion_check``) re-scores the champion
+    and the challenger on exactly the rows the challenger was validated on.
+    """
+    path = Path(model_dir) / VALIDATION_FILES[1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(path, index=False)
+    return path
+
+
 def digest_dir(folder: str | os.PathLike[str]) -> str:
     """sha256 over every file of a folder (relative path and content), order independent."""
     root = Path(folder)

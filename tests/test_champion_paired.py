@@ -47,7 +47,8 @@ TRAIN = textwrap.dedent('''
     json.dump({"val_auc": roc_auc_score(val["label"], proba),
                "val_accuracy": accuracy_score(val["label"], proba > 0.5)},
               open(os.path.join(a.model_dir, "metrics.json"), "w"))
-    val.to_csv(os.path.join(a.model_dir, "validation.csv"), index=False)
+    from pytest_mlgates.contract import write_validation_rows
+    write_validation_rows(a.model_dir, val)
 ''')
 
 GATES = textwrap.dedent('''
@@ -186,3 +187,17 @@ def test_too_few_rows_are_inconclusive_fail_closed_and_say_how_many_would_decide
     assert figures["interval_low"] < figures["margin"] < figures["interval_high"]
     assert figures["rows_to_decide"] > 150
     assert f"about {figures['rows_to_decide']:,} rows would decide" in result.stdout.str()
+
+
+def test_without_configured_rows_both_models_are_rescored_on_the_challengers_validation_rows(project) -> None:
+    text = (project.path / "pyproject.toml").read_text()
+    (project.path / "pyproject.toml").write_text(
+        text.replace('data = "holdout.csv"\n', "").replace('slices = ["segment"]\n', "").replace(
+            "metrics = { val_auc = {}, val_accuracy = { margin = 0.03 }, val_log_loss = { tolerance = 0.10 } }",
+            "lineage = false"))
+    run(project).assert_outcomes(passed=1)
+    promote(project.path, "1")
+    run(project, "reg_c=0.5").assert_outcomes(passed=1)
+    (check,) = checks_in(project.path / "report.json").values()
+    assert check["figures"]["rows_source"] == "validation.csv in the challenger's model folder"
+    assert check["figures"]["rows"] == 600 and check["figures"]["verdict"] == "PASS"
