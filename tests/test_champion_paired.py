@@ -109,8 +109,9 @@ def promote(folder: Path, version: str) -> None:
         adapter.close()
 
 
-def run(p: pytest.Pytester, *hyper: str) -> pytest.RunResult:
-    args = ["-m", "champion_gate", "-p", "no:randomly", "-p", "no:cacheprovider", "--mlgates-report", "report.json",
+def run(p: pytest.Pytester, *hyper: str, workers: int = 0) -> pytest.RunResult:
+    args = ["-n", str(workers)] if workers else []
+    args += ["-m", "champion_gate", "-p", "no:randomly", "-p", "no:cacheprovider", "--mlgates-report", "report.json",
             f"--junitxml={p.path / 'junit.xml'}", "-rA"]
     for h in hyper:
         args += ["--mlgates-hyperparameter", h]
@@ -197,7 +198,12 @@ def test_without_configured_rows_both_models_are_rescored_on_the_challengers_val
             "lineage = false"))
     run(project).assert_outcomes(passed=1)
     promote(project.path, "1")
-    run(project, "reg_c=0.5").assert_outcomes(passed=1)
-    (check,) = checks_in(project.path / "report.json").values()
+    (project.path / "pyproject.toml").write_text((project.path / "pyproject.toml").read_text().replace(
+        "lineage = false", "lineage = false\nslices = [\"segment\"]"))
+    run(project, "reg_c=0.5", workers=2).assert_outcomes(passed=2)  # two xdist workers, one re-scoring
+    checks = checks_in(project.path / "report.json")
+    assert checks["val_auc"]["figures"]["family_size"] == 3  # all rows and both segments: one Holm family
+    assert checks["val_auc[segment]"]["figures"] == {"test": "val_auc[segment]", "tests": 2, "failed": 0}
+    check = checks["val_auc"]
     assert check["figures"]["rows_source"] == "validation.csv in the challenger's model folder"
     assert check["figures"]["rows"] == 600 and check["figures"]["verdict"] == "PASS"
