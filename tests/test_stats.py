@@ -194,6 +194,22 @@ def test_a_worse_auc_passes_at_most_alpha_of_the_time() -> None:
     assert passes / reps <= mc_upper(0.025, reps)
 
 
+def test_a_worse_f1_passes_at_most_alpha_of_the_time() -> None:
+    # The tolerance is set so that the population's challenger error (1 - F1) is exactly (1 + t) times
+    # the champion's: the boundary, judged by the count-cell bootstrap.
+    chall, champ = scores_from_cells("f1", CELL_P)  # the cells' second model plays the champion here
+    tolerance = float((1 - chall) / (1 - champ) - 1)
+    assert 0.1 < tolerance < 0.2
+    (rule,) = metric_rules(settings_for("f1", tolerance=tolerance))
+    rng = np.random.default_rng(20)
+    reps = 600
+    passes = 0
+    for i in range(reps):
+        y, a, b = draw_rows(rng, 500)
+        passes += decide(paired_estimate(rule, y, b, a, resamples=1000, seed=i)[0], 0.95)[0] == PASS
+    assert passes / reps <= mc_upper(0.025, reps)
+
+
 def test_an_equal_challenger_on_enough_rows_passes_and_a_much_worse_one_fails() -> None:
     rng = np.random.default_rng(13)
     (rule,) = metric_rules(settings_for("val_mae"))
