@@ -30,8 +30,10 @@ def test_slack_says_the_direction_and_limit_of_the_champion_gate() -> None:
     text = slack_text(message)
     assert "*Rule:* lower is better, limit 10.5" in text
     assert "(lower is better, limit 10.5)" in message["text"]
+    # scale="relative": a higher-is-better metric that is not a known bounded score must say how its
+    # margin is sized (issue 13); a relative change of it is declared meaningful here
     higher = compare(version("2", 0.80), version("1", 0.90, champion=True), metric="val_mae", greater_is_better=True,
-                     tolerance=0.05)
+                     tolerance=0.05, scale="relative")
     assert "higher is better, limit 0.855" in slack_text(build_message(report_of(higher), env={}))
 
 
