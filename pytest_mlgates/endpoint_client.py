@@ -48,6 +48,9 @@ class EndpointClient:
     """When set, every request is pinned to this deployment with the routing header."""
     invoker: Callable[[Mapping[str, Any], str | None], dict[str, Any]] | None = None
     """For platforms whose endpoints need signed calls: the adapter's invoke, used instead of plain HTTP."""
+    health: Callable[[], None] | None = None
+    """With an invoker: the platform's readiness check (raises while not ready), used instead of GET /ping,
+    which such an endpoint does not answer; without one an invoker endpoint counts as ready."""
 
     def __post_init__(self) -> None:
         import requests
@@ -59,7 +62,15 @@ class EndpointClient:
         return f"EndpointClient(name={self.name!r}, url={self.url!r}, deployment={self.deployment!r})"
 
     def ping(self, timeout: float = 5.0) -> None:
-        """Raise unless ``GET /ping`` answers 200."""
+        """Raise unless ``GET /ping`` answers 200 (or, through an invoker, the platform says it is ready)."""
+        if self.invoker is not None:
+            if self.health is not None:
+                try:
+                    self.health()
+                except Exception as exc:
+                    raise EndpointUnavailable(f"endpoint {self.name or self.url} is not ready: "
+                                              f"{type(exc).__name__}: {exc}") from exc
+            return
         answer = self._session.get(self.url + "/ping", timeout=timeout, headers=self.headers)
         if answer.status_code != 200:
             raise EndpointUnavailable(f"GET {self.url}/ping answered HTTP {answer.status_code}: {answer.text[:300]}")
@@ -67,7 +78,7 @@ class EndpointClient:
     def wait_until_ready(self, timeout: float = 120.0, interval: float = 0.2,
                          clock: Callable[[], float] = time.monotonic,
                          sleep: Callable[[float], None] = time.sleep) -> None:
-        """Poll ``/ping`` until it answers 200; after ``timeout`` seconds fail with the URL and last error."""
+        """Poll ``ping`` until it passes; after ``timeout`` seconds fail with the URL and last error."""
         import requests
 
         deadline = clock() + timeout

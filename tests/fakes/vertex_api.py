@@ -182,7 +182,7 @@ class VertexFake:
     # -- WSGI -----------------------------------------------------------------------------
     def wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        path = unquote(request.path)
+        path = re.sub(r"^/ui/", "/v1/", unquote(request.path))  # the SDK polls operations under /ui/
         try:
             body = json.loads(request.get_data() or b"{}")
         except ValueError:

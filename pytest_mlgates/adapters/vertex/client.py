@@ -178,7 +178,7 @@ class VertexClient:
     def _map_error(self, what: str, exc: gexc.GoogleAPICallError) -> AdapterError:
         status = _rpc_status(exc)
         message = _message(exc)
-        if isinstance(exc, (gexc.Unauthenticated, gexc.Forbidden, gexc.PermissionDenied)):
+        if isinstance(exc, (gexc.Unauthorized, gexc.Unauthenticated, gexc.Forbidden, gexc.PermissionDenied)):
             return AccessDeniedError(
                 f"Google denied {what}: {exc.code} {status}: {message}. The credentials come from google-auth's "
                 f"default chain (GOOGLE_APPLICATION_CREDENTIALS, gcloud, workload identity); grant that identity "

@@ -224,7 +224,10 @@ class EndpointsMixin(RegistryMixin):
         instances = body.get("instances")
         if not isinstance(instances, list):
             raise ValueError('invoke_endpoint needs a body {"instances": [...]}')
-        request = types.PredictRequest(endpoint=resource, instances=list(instances))
+        request = types.PredictRequest(endpoint=resource)
+        message = types.PredictRequest.pb(request)
+        for instance in instances:
+            json_format.ParseDict(instance, message.instances.add())
         response = self._call(self._service("prediction").predict, f"endpoint {endpoint_name!r}", request=request)
         answer = json_format.MessageToDict(type(response).pb(response))
         return {"predictions": answer.get("predictions", []), "deployment": answer.get("deployedModelId", "")}
