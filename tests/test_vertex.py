@@ -500,3 +500,31 @@ def test_the_fake_refuses_what_vertex_refuses(vertex_fake: VertexFake, vertex: V
     bad = requests.patch(f"{base}/endpoints/x?updateMask=trafficSplit", json={"trafficSplit": {"1": 50}},
                          headers=headers, timeout=5)
     assert bad.status_code == 400 and "unknown deployed models" in bad.json()["error"]["message"]
+
+
+def test_init_for_vertex_writes_its_table_and_workload_identity_workflows(tmp_path: Path) -> None:
+    import yaml
+
+    from pytest_mlgates.adapters import check_platform_settings
+    from pytest_mlgates.ci.lint import lint_file
+    from pytest_mlgates.commands import init as init_command
+    from pytest_mlgates.config import load_settings
+
+    (tmp_path / "train.py").write_text("print('train')\n")
+    assert init_command.main(["--platform", "vertex", str(tmp_path)]) == 0
+    settings = load_settings(tmp_path / "pyproject.toml", env={})
+    assert settings.platform == "vertex" and "vertex" in settings.platforms
+    with pytest.raises(ConfigError, match=r"\[tool\.mlgates\.vertex\] project is required"):
+        check_platform_settings("vertex", settings)  # the table is there, with its required keys to fill in
+    text = (tmp_path / "pyproject.toml").read_text()
+    filled = text.replace('# project = "my-project"', 'project = "my-project"').replace(
+        '# location = "us-central1"', 'location = "us-central1"').replace(
+        '# staging_bucket = "gs://my-bucket/mlgates"', 'staging_bucket = "gs://my-bucket/mlgates"')
+    (tmp_path / "pyproject.toml").write_text(filled)
+    check_platform_settings("vertex", load_settings(tmp_path / "pyproject.toml", env={}))
+    workflow = tmp_path / ".github" / "workflows" / "mlgates-retrain.yml"
+    steps = [s for job in yaml.safe_load(workflow.read_text())["jobs"].values() for s in job["steps"]]
+    auth = [s for s in steps if s.get("uses", "").startswith("google-github-actions/auth@")]
+    assert auth and all(set(s["with"]) == {"workload_identity_provider", "service_account"} for s in auth)
+    assert "id-token: write" in workflow.read_text() and "credentials_json" not in workflow.read_text()
+    assert lint_file(workflow) == []

@@ -345,7 +345,7 @@ def render_config(opts: Options) -> str:
                   if opts.drift_current else
                   '# current = ""  # recent production features (CSV/Parquet/JSON path or URI); env '
                   'MLGATES_DRIFT_CURRENT')
-    return render_text(template("pyproject_mlgates.toml"), {
+    text = render_text(template("pyproject_mlgates.toml"), {
         "DEFAULT_PLATFORM": opts.default_platform, "MODEL_NAME": opts.model_name,
         "ENTRY_POINT": opts.entry_point, "DATA_LINE": data_line, "TARGET_LINE": target_line,
         "METRIC_LINE": f"metric = {_toml_str(opts.metric)}  # primary gate metric: a key of the metrics.json "
@@ -353,6 +353,11 @@ def render_config(opts: Options) -> str:
         "DIRECTION_LINE": f"greater_is_better = {str(greater).lower()}  # {why}",
         "DRIFT_CURRENT_LINE": drift_line,
     })
+    for platform in opts.platforms:  # a platform's own table, where it ships one (platform_<name>.toml)
+        table = resources.files("pytest_mlgates.ci").joinpath("templates", f"platform_{platform}.toml")
+        if table.is_file():
+            text += table.read_text(encoding="utf-8")
+    return text
 
 
 def render_dockerfile(root: Path) -> str:
