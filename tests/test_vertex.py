@@ -528,3 +528,62 @@ def test_init_for_vertex_writes_its_table_and_workload_identity_workflows(tmp_pa
     assert auth and all(set(s["with"]) == {"workload_identity_provider", "service_account"} for s in auth)
     assert "id-token: write" in workflow.read_text() and "credentials_json" not in workflow.read_text()
     assert lint_file(workflow) == []
+
+
+GATES = '''
+import pytest
+from pytest_mlgates.gates import assert_non_inferior, assert_shadow_agreement
+
+@pytest.mark.champion_gate
+def test_training_job_completes(training_job):
+    assert training_job.status == "Completed" and training_job.metrics
+
+@pytest.mark.champion_gate
+def test_challenger_not_worse_than_champion(challenger, champion):
+    assert_non_inferior(challenger, champion)
+
+@pytest.mark.shadow_gate
+def test_challenger_agrees_with_champion_in_shadow(champion_endpoint, staging_endpoint, shadow_test):
+    assert_shadow_agreement(shadow_test(champion_endpoint, staging_endpoint))
+'''
+
+
+def _toml(table: dict[str, Any]) -> str:
+    return "\n".join(f"{k} = {json.dumps(v)}" for k, v in table.items())
+
+
+def test_the_gates_run_on_vertex_unchanged(
+    pytester: pytest.Pytester, vertex: VertexHarness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path  # noqa: F811
+) -> None:
+    """`ML_PLATFORM=vertex pytest -m champion_gate`, then the shadow gate, with the user's tests as they are:
+    the job really runs the staged package (JobRunner plays Vertex), the registry and endpoints are the fake's."""
+    from conftest import TRAIN_SCRIPT
+    from vertex_harness import JobRunner
+
+    vertex.fake.on_job_created = JobRunner(vertex, tmp_path / "vertex-jobs")
+    vertex.fake.predictor = lambda version, rows: [2.0 * r["x"] for r in rows]  # both models agree
+    pytester.makepyfile(test_gates=GATES, train=TRAIN_SCRIPT)
+    (pytester.path / "data.csv").write_text("x,y\n1,2\n2,4\n3,6\n4,8\n")
+    (pytester.path / "pyproject.toml").write_text(
+        '[tool.mlgates]\nmodel_name = "eta"\n\n[tool.mlgates.training]\nentry_point = "train.py"\n'
+        'data = "data.csv"\ntarget = "y"\ntimeout_minutes = 2\n\n[tool.mlgates.shadow]\nrows = 4\n\n'
+        f'[tool.mlgates.vertex]\n{_toml(vertex.table())}\n')
+    monkeypatch.setenv("ML_PLATFORM", "vertex")
+    monkeypatch.chdir(pytester.path)
+
+    pytester.runpytest("-m", "champion_gate", "-p", "no:randomly").assert_outcomes(passed=2)
+    adapter = vertex.adapter(pytester.path)
+    (first,) = adapter.list_model_versions("eta")
+    assert first.tags["mlgates.gate.champion_gate"] == "passed" and first.metrics["val_mae"] == 10.0
+    custom_job = vertex.fake.requests("POST", r"^customJobs$")[0].body
+    assert custom_job["jobSpec"]["workerPoolSpecs"][0]["pythonPackageSpec"]["args"][1].endswith("/data.csv")
+    adapter.promote("eta", first.version, None, tags={champion_metric_tag("val_mae"): "10.0"})
+
+    pytester.runpytest("-m", "champion_gate", "-p", "no:randomly",
+                       "--mlgates-hyperparameter", "val_mae=9.5").assert_outcomes(passed=2)
+    second = adapter.list_model_versions("eta")[-1]
+    result = pytester.runpytest("-m", "shadow_gate", "-p", "no:randomly", "--mlgates-model-version", second.version)
+    result.assert_outcomes(passed=1)
+    assert len(vertex.fake.requests("POST", r":predict$")) == 8  # 4 rows to each of the two endpoints
+    assert not any(c.path.endswith("/ping") for c in vertex.fake.calls)
+    assert adapter.list_endpoints() == []  # both staging endpoints were removed at the end of the run

@@ -179,3 +179,53 @@ def project(tmp_path: Path) -> Path:
     (root / "src" / "features.py").write_text("X = 1\n")
     (root / "data.csv").write_text("x,y\n1,2\n3,4\n")
     return root
+
+
+class JobRunner:
+    """Runs each new CustomJob the way a prebuilt training image would, with GCS FUSE played by copies.
+
+    Downloads the staged package and the data from the emulator, runs
+    ``python -m <python_module> <args>`` with ``/gcs/<bucket>/...`` mapped onto
+    a local folder, uploads the model folder back to ``AIP_MODEL_DIR`` and sets
+    the job's state and log lines on the fake.
+    """
+
+    def __init__(self, vertex: VertexHarness, workdir: Path) -> None:
+        self.vertex, self.workdir = vertex, workdir
+
+    def __call__(self, job: dict[str, Any]) -> None:
+        import subprocess
+        import sys
+        import tarfile
+
+        fake, bucket = self.vertex.fake, self.vertex.storage.bucket(BUCKET)
+        spec = job["jobSpec"]["workerPoolSpecs"][0]["pythonPackageSpec"]
+        root = self.workdir / job["name"].rsplit("/", 1)[-1]
+        gcs = root / "gcs"
+        fake.set_job(job["displayName"], RUNNING)
+        package = root / "package.tar.gz"
+        package.parent.mkdir(parents=True)
+        bucket.blob(spec["packageUris"][0].split("/", 3)[3]).download_to_filename(str(package))
+        with tarfile.open(package) as tar:
+            tar.extractall(root / "src", filter="data")
+        args = list(spec["args"])
+        data_key = args[1].split("/", 3)[3]
+        for blob in self.vertex.storage.list_blobs(BUCKET, prefix=data_key):
+            target = gcs / BUCKET / blob.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            blob.download_to_filename(str(target))
+        mapped = [str(gcs) + a[len("/gcs"):] if a.startswith("/gcs/") else a for a in args]
+        model_dir = Path(mapped[3])
+        model_dir.mkdir(parents=True, exist_ok=True)
+        (top,) = (root / "src").iterdir()
+        run = subprocess.run([sys.executable, "-m", spec["pythonModule"], *mapped], cwd=top, capture_output=True,
+                             text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(top)})
+        fake.logs[job["name"].rsplit("/", 1)[-1]] = (run.stdout + run.stderr).splitlines()
+        if run.returncode:
+            fake.set_job(job["displayName"], FAILED, error=f"The replica workerpool0-0 exited with a non-zero "
+                                                           f"status of {run.returncode}.")
+            return
+        for file in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+            bucket.blob(f"{args[3].split('/', 3)[3]}/{file.relative_to(model_dir).as_posix()}").upload_from_filename(
+                str(file))
+        fake.set_job(job["displayName"], SUCCEEDED)

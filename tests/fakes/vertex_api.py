@@ -148,6 +148,8 @@ class VertexFake:
             self.operation_failures: dict[str, tuple[str, str]] = {}
             """Method (``deployModel``, ``upload``...) -> (rpc status, message): its operation fails."""
             self.predictor: Callable[[dict[str, Any], list[Any]], list[Any]] = default_predictor
+            self.on_job_created: Callable[[dict[str, Any]], None] | None = None
+            """Called in a thread with each new CustomJob: a test's stand-in for Vertex running it."""
             self.random = random.Random(0)
 
     # -- the test's side ----------------------------------------------------------------
@@ -284,6 +286,8 @@ class VertexFake:
         job = {**call.body, "name": f"{self.prefix}/customJobs/{job_id}", "state": QUEUED,
                "createTime": _now(), "updateTime": _now()}
         self.jobs[job_id] = job
+        if self.on_job_created is not None:
+            threading.Thread(target=self.on_job_created, args=(dict(job),), daemon=True).start()
         return job
 
     def _list_jobs(self, call: Call) -> Any:
