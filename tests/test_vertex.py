@@ -587,3 +587,13 @@ def test_the_gates_run_on_vertex_unchanged(
     assert len(vertex.fake.requests("POST", r":predict$")) == 8  # 4 rows to each of the two endpoints
     assert not any(c.path.endswith("/ping") for c in vertex.fake.calls)
     assert adapter.list_endpoints() == []  # both staging endpoints were removed at the end of the run
+
+
+def test_choosing_vertex_with_an_incomplete_table_is_a_usage_error_naming_the_key(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("import pytest\n\n@pytest.mark.champion_gate\ndef test_x(challenger):\n    pass\n")
+    (pytester.path / "pyproject.toml").write_text(
+        '[tool.mlgates]\nplatform = "vertex"\n\n[tool.mlgates.vertex]\nlocation = "us-central1"\n'
+        'staging_bucket = "gs://b-1"\n')
+    result = pytester.runpytest_subprocess("--collect-only", "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*[[]tool.mlgates.vertex[]] project is required*"])
