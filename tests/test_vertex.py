@@ -369,6 +369,14 @@ def split_of(call: Any) -> dict[str, int]:
 
 
 class TestEndpoints:
+    @pytest.fixture
+    def blue_green(self, adapter: VertexAdapter, vertex: VertexHarness) -> ModelVersion:  # noqa: F811
+        """One version deployed twice on endpoint ``ep``: blue takes the traffic, green none."""
+        blue = registered(adapter, vertex)
+        adapter.deploy_to_endpoint("ep", blue, "blue")
+        adapter.deploy_to_endpoint("ep", blue, "green")
+        return blue
+
     def test_every_deploy_sends_a_complete_split(self, adapter: VertexAdapter, vertex: VertexHarness) -> None:  # noqa: F811
         blue, green = registered(adapter, vertex), registered(adapter, vertex)
         adapter.deploy_to_endpoint("eta-staging", blue, "blue")
@@ -402,11 +410,8 @@ class TestEndpoints:
         assert vertex.fake.calls.index(redeploy) < vertex.fake.calls.index(undeploy)
 
     def test_a_split_that_does_not_sum_to_100_is_refused_before_anything_is_sent(
-        self, adapter: VertexAdapter, vertex: VertexHarness  # noqa: F811
+        self, adapter: VertexAdapter, vertex: VertexHarness, blue_green: ModelVersion  # noqa: F811
     ) -> None:
-        blue = registered(adapter, vertex)
-        adapter.deploy_to_endpoint("ep", blue, "blue")
-        adapter.deploy_to_endpoint("ep", blue, "green")
         for split in ({"blue": 60, "green": 60}, {"blue": 0, "green": 0}):
             with pytest.raises(TrafficError, match="sum to"):
                 adapter.set_traffic("ep", split)
@@ -448,11 +453,8 @@ class TestEndpoints:
         assert "ep" not in vertex.fake.endpoints
 
     def test_predict_through_the_prediction_service_and_pins_only_a_whole_split(
-        self, adapter: VertexAdapter, vertex: VertexHarness  # noqa: F811
+        self, adapter: VertexAdapter, vertex: VertexHarness, blue_green: ModelVersion  # noqa: F811
     ) -> None:
-        blue = registered(adapter, vertex)
-        adapter.deploy_to_endpoint("ep", blue, "blue")
-        adapter.deploy_to_endpoint("ep", blue, "green")
         rows = [{"distance_km": 1.5, "zone": "north"}, {"distance_km": 3.0, "zone": "south"}]
         answer = adapter.invoke_endpoint("ep", {"instances": rows}, deployment="blue")
         assert len(answer["predictions"]) == 2

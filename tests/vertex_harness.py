@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +159,10 @@ def gcp_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, vertex_fake: Vertex
     monkeypatch.setenv("NO_GCE_CHECK", "true")
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "no-gcloud"))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    from google.auth.compute_engine import _metadata
+
+    # google-auth reads NO_GCE_CHECK once, at import: make sure it was set before (fakes/vertex_api.py does)
+    assert _metadata._NO_GCE_CHECK, "google.auth was imported before NO_GCE_CHECK=true was set"
     adc = credentials_file(tmp_path, f"{vertex_fake.url}/token")
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc))
     return adc
@@ -168,6 +172,24 @@ def gcp_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, vertex_fake: Vertex
 def vertex(vertex_fake: VertexFake, gcs_emulator: StorageEmulator, gcp_env: Path) -> VertexHarness:
     vertex_fake.reset()
     return VertexHarness(vertex_fake, gcs_emulator, gcp_env)
+
+
+@pytest.fixture
+def adapter_factory(vertex: VertexHarness, project: Path) -> Callable[[], Adapter]:
+    """For the conformance suite: a new adapter on the same fake; real sleep, so racers interleave."""
+    return lambda: vertex.adapter(project, sleep=time.sleep, clock=time.monotonic)
+
+
+@pytest.fixture
+def driver(vertex: VertexHarness) -> VertexJobDriver:
+    return VertexJobDriver(vertex)
+
+
+@pytest.fixture
+def faults(vertex: VertexHarness) -> Iterator[VertexFaults]:
+    injector = VertexFaults(vertex)
+    yield injector
+    injector.clear()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from google.protobuf import field_mask_pb2, json_format
 from ...records import AdapterError, DeployOptions, Endpoint, ModelVersion, NotFoundError, UnsupportedError
 from ...traffic import TrafficError, check_traffic
 from . import names
+from .client import _Conflict
 from .registry import RegistryMixin
 
 NEW_DEPLOYMENT = "0"
@@ -82,8 +83,13 @@ class EndpointsMixin(RegistryMixin):
         client = self._service("endpoint")
         what = f"endpoint {endpoint_name!r}"
         endpoint = types.Endpoint(display_name=endpoint_name[:128], labels=self.base_labels())
-        operation = self._call(client.create_endpoint, what, parent=self.config.parent, endpoint=endpoint,
-                               endpoint_id=names.resource_id(endpoint_name))
+        try:
+            operation = self._call(client.create_endpoint, what, parent=self.config.parent, endpoint=endpoint,
+                                   endpoint_id=names.resource_id(endpoint_name))
+        except _Conflict as exc:
+            if exc.status != "ALREADY_EXISTS":
+                raise
+            return self._get_endpoint(endpoint_name)  # created by a concurrent run meanwhile: use it
         self._wait_operation(client, operation, what)
         return self._get_endpoint(endpoint_name)
 

@@ -31,24 +31,26 @@ def _fit(clean: str, original: str, limit: int) -> str:
     return f"{clean[: limit - 9].rstrip('-_')}-{_digest(original)}" if clean else _digest(original)
 
 
+def _valid(text: str, rule: re.Pattern[str], bad: str, strip: str, prefix: str | None) -> str:
+    """``text`` when it obeys ``rule``; else lowercased, runs of ``bad`` characters turned into ``-``,
+    given ``prefix`` when it does not start with a letter, and fitted to 63 characters."""
+    text = str(text)
+    if rule.match(text):
+        return text
+    clean = re.sub(bad, "-", text.lower()).strip(strip)
+    if prefix is not None and (not clean or not clean[0].isalpha()):
+        clean = prefix + clean
+    return _fit(clean, text, MAX_LABEL_CHARS)
+
+
 def label_value(text: str) -> str:
     """A valid label value: lowercase letters, digits, ``_`` and ``-``, at most 63 characters."""
-    text = str(text)
-    if _LABEL_VALUE_RE.match(text):
-        return text
-    clean = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-")
-    return _fit(clean, text, MAX_LABEL_CHARS)
+    return _valid(text, _LABEL_VALUE_RE, r"[^a-z0-9_-]+", "-", None)
 
 
 def label_key(text: str) -> str:
     """A valid label key: like a value, but starting with a lowercase letter and never empty."""
-    text = str(text)
-    if _LABEL_KEY_RE.match(text):
-        return text
-    clean = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")
-    if not clean or not clean[0].isalpha():
-        clean = "k-" + clean
-    return _fit(clean, text, MAX_LABEL_CHARS)
+    return _valid(text, _LABEL_KEY_RE, r"[^a-z0-9_-]+", "-_", "k-")
 
 
 def labels(pairs: Mapping[str, str]) -> dict[str, str]:
@@ -62,25 +64,12 @@ def labels(pairs: Mapping[str, str]) -> dict[str, str]:
 
 def resource_id(text: str) -> str:
     """An endpoint ID: a lowercase letter first, letters, digits and ``-``, at most 63 characters."""
-    text = str(text)
-    if _RESOURCE_ID_RE.match(text):
-        return text
-    clean = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    if not clean or not clean[0].isalpha():
-        clean = "e-" + clean
-    out = _fit(clean, text, 63).rstrip("-")
-    return out
+    return _valid(text, _RESOURCE_ID_RE, r"[^a-z0-9]+", "-", "e-")
 
 
 def model_id(model_name: str) -> str:
     """The Model Registry ID of a model name: lowercase letters, digits, ``_``, ``-``, a letter first."""
-    text = str(model_name)
-    if _MODEL_ID_RE.match(text):
-        return text
-    clean = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")
-    if not clean or not clean[0].isalpha():
-        clean = "m-" + clean
-    return _fit(clean, text, 63)
+    return _valid(model_name, _MODEL_ID_RE, r"[^a-z0-9_-]+", "-_", "m-")
 
 
 __all__ = ["MAX_LABELS", "label_key", "label_value", "labels", "model_id", "resource_id"]

@@ -92,12 +92,15 @@ class StorageMixin(VertexClient):
     def _read_bytes(self, uri: str) -> bytes:
         return self._call(self._blob(uri).download_as_bytes, uri, retry=None)  # type: ignore[no-any-return]
 
+    def list_objects(self, bucket: str, prefix: str, timeout: float, retry: Any = None) -> list[Any]:
+        """Every object under ``prefix``, all pages read here, so one ``_call`` covers them."""
+        blobs = self._gcs().list_blobs(bucket_or_name=bucket, prefix=prefix, retry=retry, timeout=timeout)
+        return [b for b in blobs if not b.name.endswith("/")]
+
     def _list(self, uri: str) -> list[Any]:
         bucket, key = split_gs(uri)
-        prefix = key.rstrip("/") + "/"
-        blobs = self._call(self._gcs().list_blobs, f"objects under {uri}", bucket_or_name=bucket, prefix=prefix,
-                           retry=None)
-        return [b for b in list(blobs) if not b.name.endswith("/")]
+        return self._call(self.list_objects, f"objects under {uri}",  # type: ignore[no-any-return]
+                          bucket=bucket, prefix=key.rstrip("/") + "/", retry=None)
 
     def settings_path(self, value: str) -> Path:
         path = Path(value).expanduser()
