@@ -18,7 +18,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +127,15 @@ def read_metrics(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
     return check_metrics(data, str(path))
 
 
+def metrics_from_text(text: str, source: str) -> dict[str, Any]:
+    """Parse metrics.json text with the contract's rules (a file a platform's storage hands back)."""
+    try:
+        data = json.loads(text, parse_constant=lambda c: float(c))
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"{source} is not valid JSON: {exc}") from exc
+    return check_metrics(data, source)
+
+
 def write_metrics(model_dir: str | os.PathLike[str], metrics: Mapping[str, Any]) -> Path:
     """Write ``metrics.json`` atomically, after checking it obeys the contract."""
     clean = check_metrics(dict(metrics), "write_metrics()")
@@ -183,13 +192,23 @@ def write_validation_rows(model_dir: str | os.PathLike[str], rows: Any) -> Path:
 def digest_dir(folder: str | os.PathLike[str]) -> str:
     """sha256 over every file of a folder (relative path and content), order independent."""
     root = Path(folder)
-    outer = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    entries = []
+    for path in (p for p in root.rglob("*") if p.is_file()):
         inner = hashlib.sha256()
         with path.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 inner.update(chunk)
-        outer.update(path.relative_to(root).as_posix().encode() + b"\0" + inner.hexdigest().encode() + b"\n")
+        entries.append((path.relative_to(root).as_posix(), inner.hexdigest()))
+    return digest_files(entries)
+
+
+def digest_files(entries: Iterable[tuple[str, str]]) -> str:
+    """The folder digest from (relative posix path, file sha256) pairs: one rule for a folder on disk,
+    a model.tar.gz read as a stream, or objects in a bucket, so a model has one sha256 everywhere."""
+    outer = hashlib.sha256()
+    # sorted by path parts, as pathlib sorts paths, not as plain strings
+    for rel, digest in sorted(entries, key=lambda e: e[0].split("/")):
+        outer.update(rel.encode() + b"\0" + digest.encode() + b"\n")
     return outer.hexdigest()
 
 

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
-from ...contract import FINGERPRINT_KEY, METRICS_FILE
+from ...contract import FINGERPRINT_KEY, METRICS_FILE, digest_files, metrics_from_text  # noqa: F401 - training uses it
 
 MAX_ENTRIES = 50
 MAX_KEY_CHARS = 128
@@ -216,19 +216,4 @@ def summarize_tar(stream: IO[bytes]) -> ArtifactSummary:
                 entries.append((path, inner.hexdigest()))
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise MetadataError(f"the model artifact is not a readable .tar.gz ({exc})") from exc
-    outer = hashlib.sha256()
-    # digest_dir sorts pathlib paths, which compare part by part, not as strings
-    for path, digest in sorted(entries, key=lambda e: e[0].split("/")):
-        outer.update(path.encode() + b"\0" + digest.encode() + b"\n")
-    return ArtifactSummary(outer.hexdigest(), metrics_text, sorted(p for p, _ in entries))
-
-
-def metrics_from_text(text: str, source: str) -> dict[str, Any]:
-    """Parse metrics.json text with the contract's rules."""
-    from ...contract import ContractError, check_metrics
-
-    try:
-        data = json.loads(text, parse_constant=lambda c: float(c))
-    except json.JSONDecodeError as exc:
-        raise ContractError(f"{source} is not valid JSON: {exc}") from exc
-    return check_metrics(data, source)
+    return ArtifactSummary(digest_files(entries), metrics_text, sorted(p for p, _ in entries))

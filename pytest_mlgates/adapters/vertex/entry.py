@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...contract import ContractError, check_metrics
 from ...records import AdapterError
 
 HEADER = "pytest-mlgates registry entry; change it only through mlgates (its JSON is read back)"
@@ -90,12 +89,3 @@ def check_metric_values(metrics: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, float) and not math.isfinite(value):
             raise EntryError(f"metric {name!r} must be finite to be registered, got {value!r}")
     return dict(metrics)
-
-
-def metrics_from_text(text: str, source: str) -> dict[str, Any]:
-    """Parse metrics.json text with the contract's rules."""
-    try:
-        data = json.loads(text, parse_constant=float)
-    except json.JSONDecodeError as exc:
-        raise ContractError(f"{source} is not valid JSON: {exc}") from exc
-    return check_metrics(data, source)

@@ -11,7 +11,7 @@ from typing import Any
 
 from google.cloud import storage
 
-from ...contract import METRICS_FILE, digest_dir
+from ...contract import METRICS_FILE, digest_dir, digest_files
 from ...records import JobFailedError, NotFoundError
 from .client import VertexClient
 
@@ -180,7 +180,4 @@ class StorageMixin(VertexClient):
             entries.append((rel, writer.hash.hexdigest()))
         if not entries:
             raise NotFoundError(f"no files under {uri}")
-        outer = hashlib.sha256()
-        for rel, digest in sorted(entries, key=lambda e: e[0].split("/")):
-            outer.update(rel.encode() + b"\0" + digest.encode() + b"\n")
-        return FolderSummary(outer.hexdigest(), metrics_text, sorted(rel for rel, _ in entries))
+        return FolderSummary(digest_files(entries), metrics_text, sorted(rel for rel, _ in entries))

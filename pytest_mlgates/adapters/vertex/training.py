@@ -15,7 +15,7 @@ from typing import Any
 from google.cloud.aiplatform_v1 import types
 from google.protobuf import duration_pb2
 
-from ...contract import ContractError, job_name_for
+from ...contract import ContractError, job_name_for, metrics_from_text
 from ...records import AdapterError, JobFailedError, JobStatus, NotFoundError, TrainingJob, TrainingSpec
 from . import names
 from .storage import PACKAGE, RUNNER, FolderSummary, StorageMixin, fuse_path
@@ -147,8 +147,6 @@ class TrainingMixin(StorageMixin):
                                  f"--model-dir") from None
 
     def job_metrics(self, job_name: str) -> dict[str, Any]:
-        from .entry import metrics_from_text
-
         uri, summary = self._model_folder(job_name)
         if summary.metrics_text is None:
             raise JobFailedError(
