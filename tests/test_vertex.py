@@ -174,7 +174,7 @@ class TestTraining:
         args = spec["args"]
         assert args[:2] == ["--data", f"/gcs/{BUCKET}/{PREFIX}/data/{args[1].split('/')[5]}/data.csv"]
         assert args[2:] == ["--model-dir", f"/gcs/{BUCKET}/{PREFIX}/jobs/{job.name}/model",
-                            "--max_depth", "6", "--early", "true"]
+                            "--early", "true", "--max_depth", "6"]  # contract.render_hyperparameters
         package = vertex.storage.bucket(BUCKET).blob(spec["packageUris"][0][len(f"gs://{BUCKET}/"):])
         with tarfile.open(fileobj=io.BytesIO(package.download_as_bytes()), mode="r:gz") as tar:
             members = {m.name.split("/", 1)[1]: m for m in tar.getmembers()}
@@ -189,7 +189,7 @@ class TestTraining:
         adapter.submit_training_job(training_spec(hyperparameters={"layers": [1, 2]}))
         container = vertex.fake.requests("POST", r"^customJobs$")[0].body["jobSpec"]["workerPoolSpecs"][0]["containerSpec"]
         assert container["imageUri"] == "eu.gcr.io/p/train:1"
-        assert container["command"] == ["python3", "src/train.py"] and container["args"][-2:] == ["--layers", "[1, 2]"]
+        assert container["command"] == ["python3", "src/train.py"] and container["args"][-2:] == ["--layers", "[1,2]"]
         staged = vertex.adapter(project, source_dir="src")._source_package(project / "src" / "train.py")
         with tarfile.open(fileobj=io.BytesIO(staged), mode="r:gz") as tar:
             files = {m.name.split("/", 1)[1] for m in tar.getmembers()}
@@ -203,6 +203,8 @@ class TestTraining:
             vertex.adapter(project, training_image="").submit_training_job(training_spec())
         with pytest.raises(JobFailedError, match="does not exist"):
             vertex.adapter(project).submit_training_job(training_spec(data="missing.csv"))
+        with pytest.raises(JobFailedError, match="not submitted.*null"):
+            vertex.adapter(project).submit_training_job(training_spec(hyperparameters={"depth": None}))
         assert vertex.fake.requests("POST", "customJobs") == []
 
     def test_a_failed_job_carries_its_error_and_its_cloud_logging_tail(
@@ -252,6 +254,7 @@ class TestRegistry:
         spec = one["model"]["containerSpec"]
         assert (spec["predictRoute"], spec["healthRoute"], spec["ports"]) == ("/invocations", "/ping",
                                                                             [{"containerPort": 8080}])
+        assert {"name": "MLGATES_SHA256", "value": first.sha256} in spec["env"]  # the predictor checks it
         assert one["model"]["artifactUri"] == f"gs://{BUCKET}/{PREFIX}/jobs/{first.tags['mlgates.job']}/model/"
         assert all(_LABEL_KEY.match(k) and _LABEL_VALUE.match(v) for k, v in one["model"]["labels"].items())
         assert (first.version, second.version) == ("1", "2")
@@ -568,7 +571,7 @@ def test_the_gates_run_on_vertex_unchanged(
     (pytester.path / "data.csv").write_text("x,y\n1,2\n2,4\n3,6\n4,8\n")
     (pytester.path / "pyproject.toml").write_text(
         '[tool.mlgates]\nmodel_name = "eta"\n\n[tool.mlgates.training]\nentry_point = "train.py"\n'
-        'data = "data.csv"\ntarget = "y"\ntimeout_minutes = 2\n\n[tool.mlgates.shadow]\nrows = 4\n\n'
+        'data = "data.csv"\ntarget = "y"\ntimeout_minutes = 2\n\n[tool.mlgates.shadow]\nrows = 4\nmax_latency_ratio = 1000.0  # latency is not what this test is about\n\n'
         f'[tool.mlgates.vertex]\n{_toml(vertex.table())}\n')
     monkeypatch.setenv("ML_PLATFORM", "vertex")
     monkeypatch.chdir(pytester.path)

@@ -60,14 +60,15 @@ class RegistryMixin(TrainingMixin):
             created_at=created.timestamp() if created else entry.created,
         )
 
-    def _container(self, model_name: str) -> dict[str, Any]:
+    def _container(self, model_name: str, sha256: str) -> dict[str, Any]:
+        """The serving container; MLGATES_SHA256 lets the mlgates predictor refuse a changed artifact."""
         cfg = self.config
         if not cfg.serving_image:
             raise AdapterError(f"{TABLE} serving_image is required to register a model on Vertex AI: the image "
                                f"that serves it (a prebuilt prediction image or your own)")
         return {"image_uri": cfg.serving_image, "predict_route": cfg.predict_route, "health_route": cfg.health_route,
                 "ports": [{"container_port": cfg.serving_port}],
-                "env": [{"name": "MLGATES_MODEL", "value": model_name}]}
+                "env": [{"name": "MLGATES_MODEL", "value": model_name}, {"name": "MLGATES_SHA256", "value": sha256}]}
 
     def register_model(
         self,
@@ -76,8 +77,9 @@ class RegistryMixin(TrainingMixin):
         metrics: Mapping[str, Any],
         tags: Mapping[str, str] | None = None,
     ) -> ModelVersion:
-        container = self._container(model_name)
+        self._container(model_name, "")  # refused before anything is read when serving_image is missing
         uri, summary = self._model_folder(job_name)
+        container = self._container(model_name, summary.sha256)
         entry = Entry(sha256=summary.sha256, job=job_name, metrics=check_metric_values(metrics),
                       tags={"mlgates.job": job_name, **check_tags(tags or {})}, created=time.time())
         model = types.Model(

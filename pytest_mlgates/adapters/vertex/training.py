@@ -8,14 +8,13 @@ base class's poll loop, never ``CustomJob.wait()``.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 from google.cloud.aiplatform_v1 import types
 from google.protobuf import duration_pb2
 
-from ...contract import ContractError, job_name_for, metrics_from_text
+from ...contract import ContractError, hyperparameter_args, job_name_for, metrics_from_text
 from ...records import AdapterError, JobFailedError, JobStatus, NotFoundError, TrainingJob, TrainingSpec
 from . import names
 from .storage import PACKAGE, RUNNER, FolderSummary, StorageMixin, fuse_path
@@ -36,10 +35,6 @@ STATUS = {
 }
 
 
-def _arg(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, (bool, list, dict)) else str(value)
-
-
 class TrainingMixin(StorageMixin):
     """Training verbs of the adapter."""
 
@@ -56,14 +51,16 @@ class TrainingMixin(StorageMixin):
             raise JobFailedError(
                 f"{TABLE} training_image is required to train on Vertex AI: a prebuilt training image such as "
                 f"us-docker.pkg.dev/vertex-ai/training/sklearn-cpu.1-2:latest, or your own (prebuilt = false)")
+        try:
+            hyperparameters = hyperparameter_args(spec.hyperparameters)  # the one canonical text
+        except ContractError as exc:
+            raise JobFailedError(f"not submitted: {exc}") from None
         name = spec.job_name or job_name_for(spec.model_name, spec.commit)
         if not spec.data:
             raise JobFailedError("no training data: set [tool.mlgates.training] data (a local path or a gs:// URI)")
         data_uri = self._upload_data(spec.data)
         output = self.output_uri(name)
-        args = ["--data", fuse_path(data_uri), "--model-dir", fuse_path(f"{output}/model")]
-        for key, value in spec.hyperparameters.items():
-            args += [f"--{key}", _arg(value)]
+        args = ["--data", fuse_path(data_uri), "--model-dir", fuse_path(f"{output}/model"), *hyperparameters]
         pool: dict[str, Any] = {"machine_spec": {"machine_type": cfg.machine_type},
                                 "replica_count": cfg.replica_count}
         if cfg.prebuilt:
