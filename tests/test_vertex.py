@@ -602,3 +602,46 @@ def test_choosing_vertex_with_an_incomplete_table_is_a_usage_error_naming_the_ke
     result = pytester.runpytest_subprocess("--collect-only", "-p", "no:randomly")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*[[]tool.mlgates.vertex[]] project is required*"])
+
+
+def test_the_registered_container_spec_is_served_by_vertex_own_prediction_server(
+    adapter: VertexAdapter, vertex: VertexHarness, tmp_path: Path  # noqa: F811
+) -> None:
+    """What the adapter uploads (routes, port, env with the digest, artifact folder) is handed to aiplatform's
+    custom prediction routine server the way Vertex hands a containerSpec to a container; the answer must be
+    the model's own predict() on the same rows."""
+    from referees import ask_container, referee_python
+    from test_serving_referees import expected, train
+
+    from pytest_mlgates.packaging import VERTEX_PREDICTOR_CLASS, write_code_folder
+
+    python = referee_python("vertex-prediction")
+    model, rows = train("regression", tmp_path / "trained")
+    job = adapter.submit_training_job(training_spec())
+    vertex.write_model(job.name, {"model.joblib": (tmp_path / "trained" / "model.joblib").read_bytes()},
+                       (tmp_path / "trained" / "metrics.json").read_text())
+    vertex.fake.set_job(job.name, 4)
+    adapter.register_model("eta", job.name, adapter.job_metrics(job.name))
+    spec = vertex.fake.requests("POST", r"^models:upload$")[-1].body["model"]
+    artifacts = tmp_path / "artifacts"  # the artifact folder as the container sees it (AIP_STORAGE_URI)
+    prefix = spec["artifactUri"][len(f"gs://{BUCKET}/"):]
+    for blob in vertex.storage.list_blobs(BUCKET, prefix=prefix):
+        (artifacts / blob.name[len(prefix):]).parent.mkdir(parents=True, exist_ok=True)
+        blob.download_to_filename(str(artifacts / blob.name[len(prefix):]))
+    code = tmp_path / "code"
+    write_code_folder("vertex", code)
+    container = spec["containerSpec"]
+    port = container["ports"][0]["containerPort"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NO_GCE_CHECK": "true", "PYTHONPATH": str(code),
+           **{e["name"]: e["value"] for e in container["env"]},
+           "AIP_HTTP_PORT": str(port), "AIP_PREDICT_ROUTE": container["predictRoute"],
+           "AIP_HEALTH_ROUTE": container["healthRoute"], "AIP_STORAGE_URI": str(artifacts),
+           "HANDLER_MODULE": "google.cloud.aiplatform.prediction.handler", "HANDLER_CLASS": "PredictionHandler",
+           "PREDICTOR_MODULE": "predictor", "PREDICTOR_CLASS": VERTEX_PREDICTOR_CLASS,
+           "VERTEX_CPR_WEB_CONCURRENCY": "1"}
+    base = f"http://127.0.0.1:{port}"
+    ((status, body),) = ask_container([str(python), "-m", "google.cloud.aiplatform.prediction.model_server"], env,
+                                      {}, base + container["healthRoute"], base + container["predictRoute"],
+                                      {"instances": rows})
+    assert status == 200, body
+    assert json.loads(body)["predictions"] == pytest.approx(expected(model, rows), rel=1e-12, abs=1e-12)
