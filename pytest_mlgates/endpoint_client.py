@@ -51,6 +51,9 @@ class EndpointClient:
     health: Callable[[], None] | None = None
     """With an invoker: the platform's readiness check (raises while not ready), used instead of GET /ping,
     which such an endpoint does not answer; without one an invoker endpoint counts as ready."""
+    load_target: Callable[[], tuple[str, str, dict[str, str]]] | None = None
+    """With an invoker: (base URL, path, headers) that take plain HTTP POSTs, for load tests (the
+    adapter's ``http_target``); None when the platform has no such way."""
 
     def __post_init__(self) -> None:
         import requests

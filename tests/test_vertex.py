@@ -550,6 +550,12 @@ def test_challenger_not_worse_than_champion(challenger, champion):
 @pytest.mark.shadow_gate
 def test_challenger_agrees_with_champion_in_shadow(champion_endpoint, staging_endpoint, shadow_test):
     assert_shadow_agreement(shadow_test(champion_endpoint, staging_endpoint))
+
+@pytest.mark.load_gate
+def test_staging_takes_load(staging_endpoint, load_test):
+    # a short run: what is checked here is that locust reaches Vertex's predict, not the SLO's statistics
+    result = load_test(staging_endpoint, users=2, duration=20, max_requests=30)
+    assert len(result.latencies_ms) == 30 and all(result.ok), result.errors
 '''
 
 
@@ -587,9 +593,13 @@ def test_the_gates_run_on_vertex_unchanged(
     pytester.runpytest("-m", "champion_gate", "-p", "no:randomly",
                        "--mlgates-hyperparameter", "val_mae=9.5").assert_outcomes(passed=2)
     second = adapter.list_model_versions("eta")[-1]
-    result = pytester.runpytest("-m", "shadow_gate", "-p", "no:randomly", "--mlgates-model-version", second.version)
-    result.assert_outcomes(passed=1)
-    assert len(vertex.fake.requests("POST", r":predict$")) == 8  # 4 rows to each of the two endpoints
+    result = pytester.runpytest("-m", "shadow_gate or load_gate", "-p", "no:randomly",
+                                "--mlgates-model-version", second.version)
+    result.assert_outcomes(passed=2)
+    predicts = vertex.fake.requests("POST", r":predict$")
+    assert len([c for c in predicts if "eta-champion" in c.path]) == 4  # the shadow rows, once to each side
+    staging = [c for c in predicts if "eta-staging" in c.path]  # 4 shadow rows, then locust's 30 requests
+    assert len(staging) >= 4 + 30 and all(c.headers["authorization"] == f"Bearer {TOKEN}" for c in staging)
     assert not any(c.path.endswith("/ping") for c in vertex.fake.calls)
     assert adapter.list_endpoints() == []  # both staging endpoints were removed at the end of the run
 

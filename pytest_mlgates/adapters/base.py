@@ -213,5 +213,11 @@ class Adapter(abc.ABC):
                 f"rows to both deployments from the client instead"
             )
 
+    def http_target(self, endpoint_name: str) -> tuple[str, str, dict[str, str]] | None:
+        """(base URL, path, headers) at which plain HTTP POSTs of ``{"instances": [...]}`` reach the
+        endpoint, for load tests on a platform without ``direct_http``; None when there is no such way.
+        The headers may hold a short-lived token: pass them on, never print them."""
+        return None
+
     def close(self) -> None:
         """Release clients and connections."""

@@ -16,7 +16,7 @@ from typing import Any
 from google.cloud.aiplatform_v1 import types
 from google.protobuf import field_mask_pb2, json_format
 
-from ...records import AdapterError, DeployOptions, Endpoint, ModelVersion, NotFoundError, UnsupportedError
+from ...records import AccessDeniedError, AdapterError, DeployOptions, Endpoint, ModelVersion, NotFoundError, UnsupportedError
 from ...traffic import TrafficError, check_traffic
 from . import names
 from .client import _Conflict
@@ -43,10 +43,12 @@ class EndpointsMixin(RegistryMixin):
     def endpoint_resource(self, endpoint_name: str) -> str:
         return f"{self.config.parent}/endpoints/{names.resource_id(endpoint_name)}"
 
-    def _endpoint_url(self, resource: str) -> str:
-        base = self.api_endpoint if self.api_endpoint.startswith(("http://", "https://")) \
+    def _api_base(self) -> str:
+        return self.api_endpoint if self.api_endpoint.startswith(("http://", "https://")) \
             else f"https://{self.api_endpoint}"
-        return f"{base}/v1/{resource}:predict"
+
+    def _endpoint_url(self, resource: str) -> str:
+        return f"{self._api_base()}/v1/{resource}:predict"
 
     def _get_endpoint(self, endpoint_name: str) -> types.Endpoint:
         return self._call(self._service("endpoint").get_endpoint,  # type: ignore[no-any-return]
@@ -208,6 +210,20 @@ class EndpointsMixin(RegistryMixin):
         what = f"endpoint {endpoint_name!r}"
         operation = self._call(client.delete_endpoint, what, name=endpoint.name)
         self._wait_operation(client, operation, what)
+
+    def http_target(self, endpoint_name: str) -> tuple[str, str, dict[str, str]]:
+        """The REST predict method with a fresh access token: locust can POST ``{"instances": [...]}`` to it."""
+        import google.auth.transport.requests
+
+        resource = self.endpoint_resource(endpoint_name)
+        credentials = self.credentials()
+        if not credentials.valid:
+            try:
+                credentials.refresh(google.auth.transport.requests.Request())
+            except Exception as exc:  # noqa: BLE001 - any refusal is the credentials' problem
+                raise AccessDeniedError(f"could not get an access token for endpoint {endpoint_name!r} "
+                                        f"({type(exc).__name__}); check google-auth's default chain") from None
+        return self._api_base(), f"/v1/{resource}:predict", {"Authorization": f"Bearer {credentials.token}"}
 
     def invoke_endpoint(
         self, endpoint_name: str, body: Mapping[str, Any], deployment: str | None = None
