@@ -21,7 +21,7 @@ from google.protobuf import field_mask_pb2
 from ...records import AdapterError, ConflictError, ModelVersion, NotFoundError
 from . import names
 from .client import _Conflict
-from .entry import Entry, EntryError, check_metric_values, check_tags, decode
+from .entry import HEADER, Entry, EntryError, check_metric_values, check_tags, decode
 from .settings import TABLE
 from .training import LABEL_MODEL, TrainingMixin
 
@@ -144,8 +144,9 @@ class RegistryMixin(TrainingMixin):
         if champion is not None:
             lock: types.Model | None = champion
         else:
-            versions = self._versions(model_name)
-            lock = versions[0] if versions else None
+            # the oldest version mlgates registered (one uploaded by hand has no entry to mark)
+            ours = [m for m in self._versions(model_name) if m.version_description.startswith(HEADER)]
+            lock = ours[0] if ours else None
         if lock is None:
             return None, None, None
         entry = self._entry(lock)
@@ -221,7 +222,9 @@ class RegistryMixin(TrainingMixin):
                     f"cannot promote {model_name}:{version}: the champion is now {current or 'none'}, not "
                     f"{expected or 'none'} as the gate compared against; a newer champion exists, so run the "
                     f"champion gate again against it")
-            assert lock is not None  # the target exists, so the model has a version
+            if lock is None:  # no version of this model was registered by mlgates, the target neither
+                self._entry(target)  # raises EntryError, naming the version
+                raise EntryError(f"model {model_name!r} has no version registered by mlgates to promote from")
             generation = self._entry(champion).generation if champion is not None else 0
             mark = f"{generation}:{version}"
             try:
