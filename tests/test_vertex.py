@@ -17,7 +17,11 @@ import io
 from pathlib import Path
 from typing import Any
 
+# Loaded before any in-process pytester run, which drops what the run imported: numpy's extensions (under
+# pandas and scipy.stats, which the shadow gate uses) cannot be loaded twice in one process.
+import pandas  # noqa: F401
 import pytest
+import scipy.stats  # noqa: F401
 from fakes.vertex_api import FAILED, RUNNING, TOKEN, VertexFake
 from hypothesis import given, settings
 from hypothesis import strategies as st
