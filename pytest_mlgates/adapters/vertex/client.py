@@ -60,7 +60,6 @@ class VertexClient:
         *,
         sleep: Sleep = time.sleep,
         clock: Clock = time.monotonic,
-        credentials: Any = None,
     ) -> None:
         self.settings = settings
         self.config: VertexSettings = parse_settings(
@@ -68,7 +67,7 @@ class VertexClient:
         self.root = Path(getattr(settings, "root", ".") or ".")
         self._sleep = sleep
         self._clock = clock
-        self._credentials = credentials
+        self._credentials: Any = None  # google-auth's default chain, on first use
         self._clients: dict[str, Any] = {}
         self._storage: Any = None
         self._random = random.Random()
