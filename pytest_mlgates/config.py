@@ -240,6 +240,8 @@ class Settings:
     drift: DriftSettings = field(default_factory=DriftSettings)
     platforms: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Each platform's own raw table (``[tool.mlgates.<platform>]``), parsed by its adapter's settings module."""
+    skops_trusted: list[str] = field(default_factory=list)
+    """Types a ``model.skops`` artifact may hold beyond skops' safe defaults; nothing else is trusted."""
     # Run-level values (from CLI/env only): how workflow jobs hand on a candidate.
     job: str = ""
     model_version: str = ""

@@ -18,7 +18,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -214,20 +214,53 @@ def digest_files(entries: Iterable[tuple[str, str]]) -> str:
 
 def model_file(model_dir: str | os.PathLike[str]) -> Path:
     """The model file the training script wrote."""
+    folder = Path(model_dir)
     for name in MODEL_FILES:
-        path = Path(model_dir) / name
+        path = folder / name
         if path.is_file():
             return path
-    raise ContractError(f"no model file in {model_dir}; the training script must write one of {', '.join(MODEL_FILES)}")
+    if not folder.is_dir():
+        raise ContractError(f"the model folder {folder} does not exist; the training script must write one of "
+                            f"{', '.join(MODEL_FILES)} into --model-dir")
+    pickles = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in (".pkl", ".pickle"))
+    hint = (f" (found {', '.join(pickles)}: a plain pickle is not a format mlgates serves; save the model with "
+            f"joblib.dump(model, 'model.joblib') or skops.io.dump(model, 'model.skops'))") if pickles else ""
+    raise ContractError(f"no model file in {model_dir}; the training script must write one of "
+                        f"{', '.join(MODEL_FILES)}{hint}")
 
 
-def load_model(model_dir: str | os.PathLike[str]) -> Any:
-    """Load the model object (joblib or skops); it must have ``predict``."""
+SKOPS_TRUSTED_ENV = "MLGATES_SKOPS_TRUSTED"
+"""Comma-separated extra types a skops artifact may hold, for processes that have no settings (the server)."""
+
+
+def trusted_from_env(env: Mapping[str, str] | None = None) -> list[str]:
+    """The user's listed skops types handed to a subprocess through ``MLGATES_SKOPS_TRUSTED``."""
+    text = (os.environ if env is None else env).get(SKOPS_TRUSTED_ENV, "")
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def load_model(model_dir: str | os.PathLike[str], trusted: Sequence[str] | None = None) -> Any:
+    """Load the model object (joblib or skops); it must have ``predict``.
+
+    A skops file is loaded trusting skops' own safe defaults plus only the
+    types the user listed (``[tool.mlgates] skops_trusted``; ``trusted`` None
+    reads them from ``MLGATES_SKOPS_TRUSTED``), never every type the file names.
+    """
     path = model_file(model_dir)
     if path.suffix == ".skops":
         import skops.io as sio
 
-        model = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+        listed = trusted_from_env() if trusted is None else list(trusted)
+        try:
+            unknown = sorted(set(sio.get_untrusted_types(file=path)) - set(listed))
+        except Exception as exc:  # noqa: BLE001 - any parse failure is an unreadable artifact
+            raise ContractError(f"{path} is not a readable skops file: {type(exc).__name__}: {exc}") from exc
+        if unknown:
+            raise ContractError(
+                f"{path} holds types skops does not trust by default and you have not listed: {', '.join(unknown)}; "
+                f"if you trust them, add them to [tool.mlgates] skops_trusted (e.g. skops_trusted = "
+                f"[{', '.join(repr(t).replace(chr(39), chr(34)) for t in unknown)}])")
+        model = sio.load(path, trusted=listed or None)
     else:
         import joblib
 

@@ -17,6 +17,31 @@ EXAMPLE = ROOT / "examples" / "delivery_eta"
 # --bad_metrics writes a malformed one, --child spawns a grandchild that sleeps.
 TRAIN_SCRIPT = textwrap.dedent('''
     import argparse, json, os, subprocess, sys, time
+
+    def write_model(model_dir, kind, value):
+        # --model_kind: joblib (a real, tiny model), pickle (model.pkl only), notmodel, garbage, missing,
+        # hostile (kills its loader on load), wrongcount (predicts the wrong number of rows)
+        path = os.path.join(model_dir, "model.joblib")
+        if kind in ("joblib", "notmodel", "hostile", "wrongcount"):
+            import joblib
+            from pytest_mlgates.serving.demo import ConstantModel
+            obj = {"joblib": ConstantModel(value), "notmodel": {"weights": [1, 2]},
+                   "hostile": Hostile(), "wrongcount": WrongCount()}[kind]
+            joblib.dump(obj, path)
+        elif kind == "pickle":
+            import pickle
+            from pytest_mlgates.serving.demo import ConstantModel
+            pickle.dump(ConstantModel(value), open(os.path.join(model_dir, "model.pkl"), "wb"))
+        elif kind == "garbage":
+            open(path, "wb").write(b"not a model at all")
+
+    class Hostile:
+        def __reduce__(self):
+            return (eval, ("__import__('os').kill(__import__('os').getpid(), 9)",))
+
+    class WrongCount:
+        def __reduce__(self):
+            return (eval, ("type('W', (), {'predict': lambda self, rows: []})()",))
     p = argparse.ArgumentParser()
     p.add_argument("--data"); p.add_argument("--model-dir")
     p.add_argument("--val_mae", type=float, default=10.0)
@@ -26,6 +51,7 @@ TRAIN_SCRIPT = textwrap.dedent('''
     p.add_argument("--bad_metrics", type=int, default=0)
     p.add_argument("--child", type=int, default=0)
     p.add_argument("--fingerprint", default="")
+    p.add_argument("--model_kind", default="joblib")
     a = p.parse_args()
     print("training on", a.data, flush=True)
     if a.child:
@@ -35,8 +61,7 @@ TRAIN_SCRIPT = textwrap.dedent('''
     if a.crash:
         print("something went badly wrong", flush=True)
         sys.exit(3)
-    with open(os.path.join(a.model_dir, "model.joblib"), "wb") as f:
-        f.write(("model trained with val_mae=%s" % a.val_mae).encode())
+    write_model(a.model_dir, a.model_kind, a.val_mae)
     if a.bad_metrics:
         open(os.path.join(a.model_dir, "metrics.json"), "w").write('{"val_mae": "oops"}')
     elif not a.no_metrics:

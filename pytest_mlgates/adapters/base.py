@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 from ..records import (
@@ -107,6 +108,16 @@ class Adapter(abc.ABC):
         if job.metrics is None:
             job.metrics = self.job_metrics(job_name)
         return job
+
+    def fetch_job_artifact(self, job_name: str, dest: Path) -> Path:
+        """The completed job's model folder on this machine (downloaded under ``dest`` when it lives
+        elsewhere), so registration can prove the artifact loads and predicts before it gets a version.
+
+        A platform that cannot fetch it fails registration closed, with this message.
+        """
+        raise NotImplementedError(
+            f"the {self.name} adapter does not implement fetch_job_artifact(), so registration cannot prove "
+            f"that the model of {job_name!r} loads and predicts; the version was not registered")
 
     # -- registry -----------------------------------------------------------
     @abc.abstractmethod

@@ -79,3 +79,18 @@ def train_demo_model(
     joblib.dump(model, folder / "model.joblib")
     write_metrics(folder, metrics)
     return folder
+
+
+class ConstantModel:
+    """Predicts one number for every row: the lightest genuine artifact (joblib-loadable, has predict).
+
+    Why: tests of everything around the model (jobs, registry, ledger, promotion)
+    need a model that registration can prove loads and predicts, without paying
+    for scikit-learn in every training run.
+    """
+
+    def __init__(self, value: float) -> None:
+        self.value = float(value)
+
+    def predict(self, rows: Any) -> list[float]:
+        return [self.value] * len(rows)

@@ -165,6 +165,10 @@ class LocalAdapter(Adapter):
     def job_model_dir(self, job_name: str) -> Path:
         return self._job_dir(job_name) / "model"
 
+    def fetch_job_artifact(self, job_name: str, dest: Path) -> Path:
+        """The job's model folder is already on this machine."""
+        return self.job_model_dir(job_name)
+
     # -- registry -----------------------------------------------------------
     def register_model(
         self,
@@ -210,6 +214,7 @@ class LocalAdapter(Adapter):
             from .endpoints import LocalEndpoints
 
             manager = self.__dict__["_endpoints"] = LocalEndpoints(self.state_dir, project_root=self.cwd)
+            manager.skops_trusted = list(getattr(self.settings, "skops_trusted", []) or [])
         return manager
 
     def deploy_to_endpoint(

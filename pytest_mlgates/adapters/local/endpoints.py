@@ -97,6 +97,8 @@ class LocalEndpoints:
         self.python = python or sys.executable
         self.ready_timeout = ready_timeout
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.skops_trusted: list[str] = []
+        """The user's listed skops types, handed to every model server it starts."""
 
     # -- records --------------------------------------------------------------
     def _dir(self, name: str) -> Path:
@@ -180,6 +182,7 @@ class LocalEndpoints:
         env = {**{var: "1" for var in SERVING_THREAD_VARS}, **os.environ}
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (_PACKAGE_PARENT, self.project_root, env.get("PYTHONPATH", "")) if p)
+        env["MLGATES_SKOPS_TRUSTED"] = ",".join(self.skops_trusted)
         with log.open("ab") as out:
             proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     cwd=folder, env=env, start_new_session=True)

@@ -195,6 +195,22 @@ class TrainingMixin(StorageMixin):
         self._artifacts[job_name] = (uri, summary)
         return uri, summary
 
+    def fetch_job_artifact(self, job_name: str, dest: Path) -> Path:
+        """Download and unpack the job's model.tar.gz under ``dest`` (members outside it are refused)."""
+        uri, _ = self._artifact(job_name)
+        bucket, key = _split_s3(uri)
+        body = self._call("s3", "get_object", f"model artifact {uri}", Bucket=bucket, Key=key)["Body"]
+        folder = Path(dest) / "model"
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            with tarfile.open(fileobj=body, mode="r|gz") as tar:
+                tar.extractall(folder, filter="data")
+        except (tarfile.TarError, OSError) as exc:
+            raise JobFailedError(f"training job {job_name!r}: {uri} could not be unpacked: {exc}") from None
+        finally:
+            body.close()
+        return folder
+
     def job_metrics(self, job_name: str) -> dict[str, Any]:
         uri, summary = self._artifact(job_name)
         if summary.metrics_text is None:
