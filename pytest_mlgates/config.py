@@ -104,6 +104,8 @@ class RolloutSettings:
     """Sequential steps: how often the evidence is looked at (each look is one round of load)."""
     max_bake_seconds: float = 0.0
     """Sequential steps: the cap on a step that is still inconclusive; 0 means 6 x ``bake_seconds``."""
+    ignore_failed: list[str] = field(default_factory=list)
+    """Stages whose recorded failure does not block promotion; by default any recorded failure blocks it."""
 
 
 METRIC_KINDS = ("mae", "mse", "rmse", "log_loss", "brier", "accuracy", "precision", "recall", "f1",
@@ -241,6 +243,8 @@ class Settings:
     platforms: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Each platform's own raw table (``[tool.mlgates.<platform>]``), parsed by its adapter's settings module."""
     skops_trusted: list[str] = field(default_factory=list)
+    allow_large_tolerance: bool = False
+    """Whether a tolerance of 1 (100%) or more is meant; without it, it reads as a percentage typo."""
     """Types a ``model.skops`` artifact may hold beyond skops' safe defaults; nothing else is trusted."""
     # Run-level values (from CLI/env only): how workflow jobs hand on a candidate.
     job: str = ""
@@ -404,6 +408,30 @@ def coerce_table(
     return cls(**values)
 
 
+_HIGHER_IS_BETTER = frozenset({
+    "accuracy", "acc", "auc", "roc", "rocauc", "auroc", "auprc", "f1", "fbeta", "precision", "recall", "r2", "r²",
+    "rsquared", "ndcg", "map", "ap", "sensitivity", "specificity", "tpr", "tnr", "kappa", "mcc", "iou", "dice",
+    "bleu", "rouge", "jaccard", "explained", "top1", "top5", "hit", "hits", "gain", "lift",
+})
+_LOWER_IS_BETTER = frozenset({"error", "err", "loss", "mae", "mse", "rmse", "mape", "smape", "logloss", "deviance",
+                              "brier", "fpr", "fnr", "latency", "cost", "distance", "rmsle", "msle", "wer", "cer"})
+
+
+def looks_higher_is_better(metric: str) -> bool:
+    """Whether a metric's name says higher is better (accuracy, AUC, F1, precision, recall, R²...).
+
+    Why: under the default ``greater_is_better = false`` such a metric would
+    be compared the wrong way round; the caller makes that a configuration
+    error unless the direction was set explicitly. A name that also says
+    error or loss (``accuracy_loss``) is not claimed.
+    """
+    import re
+
+    tokens = {t for t in re.split(r"[^0-9a-z²]+", metric.lower()) if t}
+    tokens |= {t.rstrip("0123456789") for t in tokens if t.rstrip("0123456789")} - {"f", "top"}
+    return bool(tokens & _HIGHER_IS_BETTER) and not tokens & _LOWER_IS_BETTER
+
+
 def _validate(settings: Settings) -> None:
     def fail(key: str, msg: str) -> None:
         raise ConfigError(f"{key} ({settings.source_of(key)}) {msg}")
@@ -416,6 +444,15 @@ def _validate(settings: Settings) -> None:
         fail("tolerance", f"must be >= 0 (a relative worsening, 0.05 = 5%), got {settings.tolerance}")
     if settings.absolute_tolerance < 0:
         fail("absolute_tolerance", f"must be >= 0, got {settings.absolute_tolerance}")
+    if settings.tolerance >= 1 and not settings.allow_large_tolerance:
+        fail("tolerance", f"is {settings.tolerance:g}, which lets the challenger be {settings.tolerance:.0%} worse than "
+                          f"the champion; it is a fraction (0.05 = 5%), so did you mean {settings.tolerance / 100:g}? "
+                          f"If you mean it, also set allow_large_tolerance = true in [tool.mlgates]")
+    if (looks_higher_is_better(settings.metric) and not settings.greater_is_better
+            and "greater_is_better" not in settings.sources):
+        fail("metric", f"{settings.metric!r} reads as higher-is-better, but greater_is_better is false by default, so "
+                       f"a worse model would win the champion gate; set greater_is_better = true in [tool.mlgates] "
+                       f"(or greater_is_better = false explicitly if lower really is better)")
     if not settings.metric:
         fail("metric", "must name a key of metrics.json")
     for name, bounds in settings.sanity.items():

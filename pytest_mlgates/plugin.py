@@ -260,7 +260,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             try:
                 item.stash[item_settings_key] = cfg.with_overrides(settings, overrides, item.nodeid)
             except cfg.ConfigError as exc:
-                raise pytest.UsageError(str(exc)) from None
+                where = ", ".join(f"@pytest.mark.{m.name}({', '.join(f'{k}={v!r}' for k, v in m.kwargs.items())})"
+                                  for m in marks if m.kwargs)
+                raise pytest.UsageError(f"{item.nodeid}: {where}: {exc}") from None
         if timeout_plugin and not user_timeout and marks and item.get_closest_marker("timeout") is None:
             seconds = stage_timeout(settings, {m.name for m in marks})
             if seconds:

@@ -61,7 +61,7 @@ def test_promote_loses_to_a_newer_champion(project, capsys) -> None:
 def test_emergency_override_is_audited(project, capsys) -> None:
     folder, adapter = project
     assert main(["promote", "--model-version", "2", "--override-by", "alice"]) == 1
-    assert "needs both who" in capsys.readouterr().err
+    assert "needs a non-blank why" in capsys.readouterr().err
     assert main(["promote", "--model-version", "2", "--override-by", "alice", "--override-reason", "hotfix"]) == 0
     tags = adapter.get_champion("m").tags  # type: ignore[union-attr]
     assert (tags["mlgates.override"], tags["mlgates.override.by"], tags["mlgates.override.reason"]) == (

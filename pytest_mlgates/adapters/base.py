@@ -119,6 +119,15 @@ class Adapter(abc.ABC):
             f"the {self.name} adapter does not implement fetch_job_artifact(), so registration cannot prove "
             f"that the model of {job_name!r} loads and predicts; the version was not registered")
 
+    def verify_artifact(self, model: ModelVersion) -> None:
+        """Raise IntegrityError unless the stored artifact of ``model`` still has the registered sha256.
+
+        Every path to production calls it; a platform that cannot verify fails those paths closed.
+        """
+        raise NotImplementedError(
+            f"the {self.name} adapter does not implement verify_artifact(), so the artifact of {model.id} cannot be "
+            f"checked against its registered sha256")
+
     # -- registry -----------------------------------------------------------
     @abc.abstractmethod
     def register_model(

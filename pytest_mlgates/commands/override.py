@@ -11,7 +11,8 @@ import argparse
 
 from ..adapters import Adapter
 from ..config import Settings
-from ..release.ledger import override_tags
+from ..release.ledger import missing_gates, override_tags
+from ..release.promotion import PromotionRefused, recorded_failures, required_stages, verify_digest
 from ._common import EXIT_OK, add_project_arguments, with_project
 
 
@@ -24,9 +25,19 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     def record(settings: Settings, adapter: Adapter) -> int:
+        try:
+            tags = override_tags(args.by, args.reason)
+        except ValueError as exc:
+            raise PromotionRefused(str(exc)) from None
         model = adapter.get_model_version(settings.model_name, args.model_version)
-        adapter.set_tags(model.name, model.version, override_tags(args.by, args.reason))
-        print(f"recorded an emergency override on {model.id} by {args.by}: {args.reason}")
+        verify_digest(adapter, model, "override the ledger of")  # an override skips gates, never the digest
+        skipped = missing_gates(model, required_stages(settings, production=True)) + recorded_failures(model, settings)
+        tags["mlgates.override.skipped"] = "; ".join(skipped) or "nothing: the ledger was complete"
+        adapter.set_tags(model.name, model.version, tags)
+        print(f"recorded an emergency override on {model.id} by {tags['mlgates.override.by']}: "
+              f"{tags['mlgates.override.reason']}")
+        for problem in skipped:
+            print(f"  skipped: {problem}")
         return EXIT_OK
 
-    return with_project(args, record)
+    return with_project(args, record, blocked=(PromotionRefused,))

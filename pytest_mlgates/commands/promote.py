@@ -13,7 +13,7 @@ import argparse
 from ..adapters import Adapter
 from ..config import Settings
 from ..records import ConflictError
-from ..release.promotion import PromotionRefused, promote_version
+from ..release.promotion import PromotionRefused, promote_version, with_default_stages
 from ._common import EXIT_OK, add_project_arguments, with_project
 
 
@@ -22,14 +22,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--model-version", required=True, help="the version to promote (the champion gate's "
                         "model_version output)")
     parser.add_argument("--require", action="append", metavar="STAGE",
-                        help="stage whose passed verdict is required (repeatable; default: champion_gate)")
+                        help="a stage whose passed verdict is required in addition to the default (champion_gate); repeatable")
     parser.add_argument("--override-by", help="emergency override: who takes responsibility")
     parser.add_argument("--override-reason", help="emergency override: why the ledger check is skipped")
     add_project_arguments(parser)
     args = parser.parse_args(argv)
 
     def promote(settings: Settings, adapter: Adapter) -> int:
-        model = promote_version(adapter, settings, args.model_version, required=args.require,
+        required = with_default_stages(settings, args.require)
+        model = promote_version(adapter, settings, args.model_version, required=required,
                                 override_by=args.override_by, override_reason=args.override_reason)
         print(f"promoted {model.id} to champion ({settings.metric} = {model.metrics.get(settings.metric)})")
         return EXIT_OK

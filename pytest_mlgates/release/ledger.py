@@ -97,6 +97,12 @@ def compared_champion(model: ModelVersion, stage: str = CHAMPION_GATE) -> str | 
 
 
 def override_tags(who: str, why: str) -> dict[str, str]:
-    """The audit record of an emergency promotion that skipped the ledger check."""
+    """The audit record of an emergency promotion that skipped the ledger check (ValueError if who or why is blank)."""
+    blank = [name for name, value in (("who (--override-by / --by)", who), ("why (--override-reason / --reason)", why))
+             if not value.strip()]
+    if blank:
+        raise ValueError(f"an emergency override needs a non-blank {' and '.join(blank)}: it is the audit record "
+                         f"of who skipped the gate ledger and why")
+    who, why = who.strip(), why.strip()
     return {OVERRIDE_TAG: "true", f"{OVERRIDE_TAG}.by": who, f"{OVERRIDE_TAG}.reason": why,
             f"{OVERRIDE_TAG}.at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

@@ -218,7 +218,7 @@ class Rollout:
         self.repairs = _repair_interrupted(self.adapter, self.settings)
         checked = check_promotable(self.adapter, self.settings, self.candidate.version,
                                    required_stages(self.settings, production=True),
-                                   seen_sha256=self.candidate.sha256, verb="roll out")
+                                   seen_sha256=self.candidate.sha256, verb="roll out", judging=[PROMOTION_GATE])
         candidate, champion, override = checked.model, checked.champion, checked.override
         if champion is not None and champion.version == candidate.version:
             raise PromotionRefused(f"{candidate.id} is already the champion; nothing to roll out")
@@ -269,7 +269,8 @@ class Rollout:
                     promote_version(self.adapter, self.settings, candidate.version,
                                     required=[] if override else required_stages(self.settings, production=True),
                                     override_by=candidate.tags.get(f"{OVERRIDE_TAG}.by") if override else None,
-                                    override_reason=candidate.tags.get(f"{OVERRIDE_TAG}.reason") if override else None)
+                                    override_reason=candidate.tags.get(f"{OVERRIDE_TAG}.reason") if override else None,
+                                    judging=[PROMOTION_GATE])
                 except (ConflictError, PromotionRefused) as exc:
                     rollback_seconds = roll_back(self.adapter, self.endpoint, cand_dep, champ_dep)
                     _journal(self.adapter, candidate, state=ROLLED_BACK, reason=str(exc).splitlines()[0])

@@ -201,6 +201,9 @@ class LocalAdapter(Adapter):
     def set_tags(self, model_name: str, version: str, tags: Mapping[str, str]) -> ModelVersion:
         return self.registry.set_tags(model_name, version, tags)
 
+    def verify_artifact(self, model: ModelVersion) -> None:
+        self.registry.artifact_path(model)
+
     def model_path(self, model: ModelVersion) -> Path:
         """The verified artifact folder of a version, for serving and smoke checks."""
         return self.registry.artifact_path(model)

@@ -239,6 +239,11 @@ class TrainingMixin(StorageMixin):
             return f"(no CloudWatch log for {job_name}: {str(exc).splitlines()[0][:200]})"
         return "\n".join(lines[-tail:]) or "(no output)"
 
+    def verify_artifact(self, model: ModelVersion) -> None:
+        """Download the version's model.tar.gz to a temporary folder and check its digest."""
+        with tempfile.TemporaryDirectory(prefix="mlgates-verify-") as tmp:
+            self.fetch_model(model, tmp)
+
     def fetch_model(self, model: ModelVersion, dest: str | os.PathLike[str]) -> Path:
         """Download and unpack a version's model.tar.gz into ``dest``, verified by sha256.
 
