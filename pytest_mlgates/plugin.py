@@ -191,6 +191,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except (cfg.ConfigError, MissingSDKError) as exc:
         raise pytest.UsageError(f"pytest-mlgates: {exc}") from None
     config.stash[settings_key] = settings
+    if not hasattr(config, "workerinput"):
+        _check_output_files(config, settings)
     config.stash[run_state_key] = state = RunState()
     config.pluginmanager.register(state, "mlgates-run-state")
     from .fixtures import FIXTURE_MODULES
@@ -206,6 +208,23 @@ def pytest_configure(config: pytest.Config) -> None:
     from .fixtures.smoke import EarlySmoke  # stdlib and pytest only
 
     config.pluginmanager.register(EarlySmoke(config), "mlgates-early-smoke")
+
+
+def _output_targets(config: pytest.Config, settings: cfg.Settings) -> dict[str, Any]:
+    """Every CI output file this run will write, by the name a user set it with."""
+    return {"$GITHUB_OUTPUT": os.environ.get("GITHUB_OUTPUT"), "$GITHUB_STEP_SUMMARY": os.environ.get("GITHUB_STEP_SUMMARY"),
+            "$MLGATES_PR_COMMENT": os.environ.get("MLGATES_PR_COMMENT"),
+            f"the JSON report ({settings.source_of('report')})": settings.path(settings.report) if settings.report else None,
+            "--junitxml": getattr(config.option, "xmlpath", None)}
+
+
+def _check_output_files(config: pytest.Config, settings: cfg.Settings) -> None:
+    """Refuse to start (before any job is submitted) when an output file could not be written."""
+    from .report.files import output_file_problems
+
+    problems = output_file_problems(_output_targets(config, settings))
+    if problems:
+        raise pytest.UsageError("pytest-mlgates: " + "\n".join(problems))
 
 
 class _XdistHooks:
@@ -387,14 +406,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.warnings.append(f"WARNING: could not record the gate ledger: {type(exc).__name__}: {exc}")
         if exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    out.write_github_output(report["outputs"])
-    out.write_step_summary(report)
     from .report.comment import write_pr_comment
+    from .report.files import OutputFileError, write_named
 
-    write_pr_comment(report)
     settings = config.stash[settings_key]
+    targets = _output_targets(config, settings)
+    writes = [("$GITHUB_OUTPUT", lambda: out.write_github_output(report["outputs"])),
+              ("$GITHUB_STEP_SUMMARY", lambda: out.write_step_summary(report)),
+              ("$MLGATES_PR_COMMENT", lambda: write_pr_comment(report))]
     if settings.report:
-        out.write_json_report(report, settings.path(settings.report))
+        writes.append((next(k for k in targets if k.startswith("the JSON report")),
+                       lambda: out.write_json_report(report, settings.path(settings.report))))
+    for name, write in writes:
+        try:
+            write_named(name, targets[name], write)
+        except (OutputFileError, ValueError) as exc:  # the verdicts are still shown; the run fails closed
+            state.warnings.append(f"ERROR: {exc}")
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     try:
         from .report.slack import send_stage_notification
     except ImportError:
@@ -425,4 +453,4 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if report and report["outputs"]:
         tr.write_line("outputs: " + ", ".join(f"{k}={v}" for k, v in report["outputs"].items()))
     for line in state.warnings:
-        tr.write_line(line, yellow=line.startswith("WARNING"))
+        tr.write_line(line, yellow=line.startswith("WARNING"), red=line.startswith("ERROR"))

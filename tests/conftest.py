@@ -14,7 +14,8 @@ EXAMPLE = ROOT / "examples" / "delivery_eta"
 
 # A training script obeying the contract, with knobs through hyperparameters:
 # --val_mae sets the metric, --sleep stalls, --crash fails, --no_metrics skips metrics.json,
-# --bad_metrics writes a malformed one, --child spawns a grandchild that sleeps.
+# --bad_metrics writes a malformed one, --child spawns a grandchild that sleeps, --daemon one that
+# leaves the script's session by setsid and a double fork, --model_kind writes a broken model.
 TRAIN_SCRIPT = textwrap.dedent('''
     import argparse, json, os, subprocess, sys, time
 
@@ -52,11 +53,18 @@ TRAIN_SCRIPT = textwrap.dedent('''
     p.add_argument("--child", type=int, default=0)
     p.add_argument("--fingerprint", default="")
     p.add_argument("--model_kind", default="joblib")
+    p.add_argument("--daemon", type=int, default=0)
     a = p.parse_args()
     print("training on", a.data, flush=True)
     if a.child:
         c = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
         open(os.path.join(a.model_dir, "child.pid"), "w").write(str(c.pid))
+    if a.daemon:
+        # a daemon: new session, double fork; the grandchild records its pid and sleeps
+        code = ("import os, sys, time; os.setsid(); pid = os.fork()\\n"
+                "if pid: os._exit(0)\\n"
+                "open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(600)")
+        subprocess.Popen([sys.executable, "-c", code, os.path.join(a.model_dir, "daemon.pid")]).wait()
     time.sleep(a.sleep)
     if a.crash:
         print("something went badly wrong", flush=True)

@@ -82,7 +82,8 @@ class LocalAdapter(Adapter):
         python = getattr(getattr(self.settings, "training", None), "python", "") or sys.executable
         command = [python, str(entry), "--data", spec.data, "--model-dir", str(model_dir), *user_args]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pytest_mlgates.adapters.local.runner", str(job_dir), "--", *command],
+            [sys.executable, "-m", "pytest_mlgates.adapters.local.runner", str(job_dir),
+             "--watch-pid", str(os.getpid()), "--", *command],
             cwd=self.cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
