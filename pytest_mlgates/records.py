@@ -51,6 +51,10 @@ class UnsupportedError(AdapterError):
     """The platform cannot do what was asked; the message says what to do instead."""
 
 
+class StateError(AdapterError):
+    """A state file exists but cannot be read; never taken for empty state. The message names the file and the fix."""
+
+
 class TrafficError(AdapterError, ValueError):
     """A traffic or mirror split that breaks the rules; the message says which and how to fix it."""
 

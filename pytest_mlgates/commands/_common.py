@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..adapters import Adapter, MissingSDKError, UnknownPlatformError, get_adapter
 from ..config import ConfigError, Settings, find_pyproject, load_settings
-from ..records import AdapterError
+from ..records import AdapterError, StateError
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2
 
@@ -35,7 +35,7 @@ def fail(message: str, code: int) -> int:
     return code
 
 
-USER_ERRORS = (ConfigError, UnknownPlatformError, MissingSDKError)
+USER_ERRORS = (ConfigError, UnknownPlatformError, MissingSDKError, StateError)
 
 
 def with_project(

@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ...contract import ContractError, hyperparameter_args, job_name_for, read_metrics
+from ...contract import ContractError, atomic_write_text, hyperparameter_args, job_name_for, read_metrics
 from ...procs import pid_alive
+from ...state_files import ensure_state_folder, read_json_state
 from ...records import (
     Capabilities,
     DeployOptions,
@@ -51,7 +52,8 @@ class LocalAdapter(Adapter):
             state_dir = settings.state_path if settings is not None else Path(".mlgates")
         self.state_dir = Path(state_dir).resolve()
         self.jobs_dir = self.state_dir / "jobs"
-        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        ensure_state_folder(self.state_dir)
+        ensure_state_folder(self.jobs_dir)
         self.registry = LocalRegistry(self.state_dir)
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self.cwd = Path(settings.root) if settings is not None else Path.cwd()
@@ -93,13 +95,13 @@ class LocalAdapter(Adapter):
         self._procs[name] = proc
         record = {"name": name, "pid": proc.pid, "command": command, "entry_point": str(entry),
                   "submitted_at": time.time(), "model_name": spec.model_name, "commit": spec.commit}
-        (job_dir / "job.json").write_text(json.dumps(record, indent=2))
+        atomic_write_text(job_dir / "job.json", json.dumps(record, indent=2))
         return TrainingJob(name=name, status=JobStatus.RUNNING, platform=self.name,
                            artifact_uri=model_dir.as_uri())
 
     def get_job(self, job_name: str) -> TrainingJob:
         job_dir = self._job_dir(job_name)
-        record = json.loads((job_dir / "job.json").read_text())
+        record = read_json_state(job_dir / "job.json", f"the record of training job {job_name!r}")
         proc = self._procs.get(job_name)
         if proc is not None:
             proc.poll()  # reap our own child so a finished job is not a zombie
@@ -109,7 +111,7 @@ class LocalAdapter(Adapter):
         if (job_dir / "cancelled").exists():
             job.status, job.message = JobStatus.CANCELLED, "cancelled"
         elif exit_file.is_file():
-            code = json.loads(exit_file.read_text())["returncode"]
+            code = read_json_state(exit_file, f"the exit record of training job {job_name!r}")["returncode"]
             if code == 0:
                 try:
                     job.metrics = read_metrics(job_dir / "model")
@@ -129,7 +131,7 @@ class LocalAdapter(Adapter):
         if (job_dir / "exit.json").exists() or (job_dir / "cancelled").exists():
             return
         (job_dir / "cancelled").write_text(str(time.time()))
-        pid = json.loads((job_dir / "job.json").read_text())["pid"]
+        pid = read_json_state(job_dir / "job.json", f"the record of training job {job_name!r}")["pid"]
         try:
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:

@@ -110,11 +110,10 @@ class LocalEndpoints:
         return FileLock(str(self.root / f".{_check_name(name, 'endpoint name')}.lock"), timeout=300)
 
     def _read(self, name: str) -> dict[str, Any] | None:
-        path = self._dir(name) / "endpoint.json"
-        try:
-            return json.loads(path.read_text())
-        except FileNotFoundError:
-            return None
+        from ...state_files import read_json_state
+
+        return read_json_state(self._dir(name) / "endpoint.json", f"the record of endpoint {name!r}",  # type: ignore[no-any-return]
+                               missing_ok=True)
 
     def _write(self, record: dict[str, Any]) -> None:
         folder = self._dir(record["name"])

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ...contract import digest_dir
-from ...records import ConflictError, IntegrityError, ModelVersion, NotFoundError
+from ...records import ConflictError, IntegrityError, ModelVersion, NotFoundError, StateError
+from ...state_files import damaged
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (
@@ -60,13 +61,41 @@ class LocalRegistry:
         self.artifacts = self.state_dir / "artifacts"
         self.path = self.state_dir / "registry.sqlite"
         self.busy_timeout = busy_timeout
+        if self.state_dir.exists() and not self.state_dir.is_dir():
+            raise StateError(f"the state folder {self.state_dir} is a file, not a folder; point --mlgates-state-dir "
+                             f"(or MLGATES_STATE_DIR, [tool.mlgates] state_dir) at a folder, or move the file away")
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(SCHEMA)
+        self._check_not_damaged()
+        with contextlib.closing(self._connect()) as db:
+            try:
+                db.executescript(SCHEMA)
+            except sqlite3.DatabaseError as exc:
+                raise damaged(self.path, f"is not a usable SQLite database ({exc})", "the model registry") from None
+
+    def _check_not_damaged(self) -> None:
+        """A registry that exists but is empty or unreadable, or is gone while artifacts remain, is an error."""
+        if self.path.is_dir():
+            raise damaged(self.path, "is a folder, not a database file", "the model registry")
+        if self.path.exists():
+            if self.path.stat().st_size == 0:
+                raise damaged(self.path, "is empty (zero bytes)", "the model registry")
+            try:
+                with self.path.open("rb") as fh:
+                    header = fh.read(16)
+            except OSError as exc:
+                raise damaged(self.path, f"cannot be read ({exc.strerror})", "the model registry") from None
+            if header != b"SQLite format 3\x00":
+                raise damaged(self.path, "is not an SQLite database (wrong header)", "the model registry")
+        elif self.artifacts.is_dir() and any(p for p in self.artifacts.iterdir() if not p.name.startswith(".")):
+            raise damaged(self.path, f"is missing, but {self.artifacts} still holds registered artifacts",
+                          "the model registry")
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
+        try:
+            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            raise damaged(self.path, f"cannot be opened ({exc})", "the model registry") from None
         db.row_factory = sqlite3.Row
         return db
 
