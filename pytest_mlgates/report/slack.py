@@ -54,10 +54,10 @@ def _secrets_of(url: str) -> list[str]:
 
 
 def scrub(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret fragment replaced by ``<redacted>``."""
-    for secret in secrets:
-        text = text.replace(secret, _REDACTED)
-    return text
+    """``text`` with every secret fragment, in every encoded form (pytest_mlgates.redact), replaced by ``<redacted>``."""
+    from ..redact import redact
+
+    return redact(text, secrets)
 
 
 class _ScrubFilter(logging.Filter):
