@@ -455,6 +455,7 @@ def _validate(settings: Settings) -> None:
                        f"(or greater_is_better = false explicitly if lower really is better)")
     if not settings.metric:
         fail("metric", "must name a key of metrics.json")
+    _check_model_name(settings)
     for name, bounds in settings.sanity.items():
         if len(bounds) != 2 or bounds[0] > bounds[1]:
             fail("sanity", f"entry {name!r} must be [low, high] with low <= high, got {bounds!r}")
@@ -516,6 +517,39 @@ def _validate(settings: Settings) -> None:
     steps = settings.rollout.steps
     if not steps or steps != sorted(steps) or steps[-1] != 100 or any(not 0 < s <= 100 for s in steps):
         fail("rollout", f"steps must rise within (0, 100] and end at 100, got {steps}")
+
+
+def _reject_quoted(table: Mapping[str, Any], cls: Any, where: str, pyproject: Path | None) -> None:
+    """A quoted number or boolean in pyproject.toml (``tolerance = "0.05"``) is an error: TOML can write the real one.
+
+    Environment variables and options are text by nature and are converted; a
+    file that can say ``0.05`` but says ``"0.05"`` is most likely a mistake
+    (``"5%"``, ``"0,05"``) that must not be guessed at.
+    """
+    hints = typing.get_type_hints(cls)
+    for key, value in table.items():
+        tp = hints.get(key)
+        if tp is None:
+            continue
+        if dataclasses.is_dataclass(tp) and isinstance(value, Mapping):
+            _reject_quoted(value, tp, f"{where}.{key}", pyproject)
+        elif tp in (int, float, bool) and isinstance(value, str):
+            example = "true" if tp is bool else value.strip().rstrip("%").replace(",", ".") or "0"
+            raise ConfigError(f"[{where}] {key} = {value!r} in {pyproject} is quoted, but it must be a "
+                              f"{_type_name(tp)}; write it without quotes (e.g. {key} = {example})")
+
+
+_BAD_NAME = ("/", "\\", "\0")
+
+
+def _check_model_name(settings: Settings) -> None:
+    name = settings.model_name
+    if not name.strip():
+        raise ConfigError(f"model_name ({settings.source_of('model_name')}) is empty; set model_name in [tool.mlgates] "
+                          f"to your model's registry name (letters, digits, '-', '_' or '.')")
+    if any(c in name for c in _BAD_NAME) or name.strip(".") == "" or name != name.strip():
+        raise ConfigError(f"model_name ({settings.source_of('model_name')}) {name!r} cannot name a model: it would "
+                          f"escape or confuse the state folder; use letters, digits, '-', '_' or '.'")
 
 
 def with_overrides(settings: Settings, overrides: Mapping[str, Any], where: str) -> Settings:
@@ -616,6 +650,7 @@ def load_settings(
                 f"{key!r} in [tool.mlgates] of {pyproject} is a per-run value; pass it as --mlgates-{key.replace('_', '-')} "
                 f"or MLGATES_{key.upper()} instead"
             )
+    _reject_quoted(table, Settings, where, pyproject)
     sources = {k: "pyproject.toml" for k in table}
     for key, dest, env_var, ini_key in OPTION_KEYS:
         if ini_key and ini.get(ini_key) not in (None, ""):

@@ -115,13 +115,25 @@ def check_metrics(metrics: Any, source: str = "metrics") -> dict[str, Any]:
     return clean
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]], path: Path) -> dict[str, Any]:
+    """A JSON object whose keys are unique: a metric written twice has no one value to judge."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ContractError(f"{path}: metric {key!r} appears more than once ({seen[key]!r} and {value!r}); "
+                                f"write each metric once")
+        seen[key] = value
+    return seen
+
+
 def read_metrics(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate ``model_dir/metrics.json``."""
     path = Path(model_dir) / METRICS_FILE
     if not path.is_file():
         raise ContractError(f"the training script wrote no {path}; it must write {METRICS_FILE} into --model-dir")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=lambda c: float(c))
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=lambda c: float(c),
+                          object_pairs_hook=lambda pairs: _no_duplicates(pairs, path))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ContractError(f"{path} is not valid JSON: {exc}") from exc
     return check_metrics(data, str(path))

@@ -169,9 +169,24 @@ def _pyproject_for(config: pytest.Config) -> Path | None:
         if not path.is_file():
             raise pytest.UsageError(f"--mlgates-config {explicit}: no such file")
         return path
+    # The project's configuration must not depend on how an option was spelled: ``--mlgates-state-dir DIR``
+    # (with a space) makes pytest take DIR as a path argument and may move the rootdir and ini file.
+    # So the nearest [tool.mlgates] from where pytest was started wins, then the ini file, then the rootdir.
+    start = Path(config.invocation_params.dir)
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file() and _has_mlgates_table(candidate):
+            return candidate
     if config.inipath is not None and config.inipath.name == "pyproject.toml":
         return Path(config.inipath)
     return cfg.find_pyproject(Path(config.rootpath))
+
+
+def _has_mlgates_table(pyproject: Path) -> bool:
+    try:
+        return bool(cfg.read_table(pyproject)) or "[tool.mlgates" in pyproject.read_text(errors="replace")
+    except (cfg.ConfigError, OSError):
+        return True  # let load_settings report the broken file
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -263,6 +278,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     timeout_plugin = config.pluginmanager.hasplugin("timeout")
     user_timeout = timeout_plugin and (config.getoption("timeout", None) is not None
                                        or config.getini("timeout") not in (None, "", "0", 0))
+    if items and any(_stages_of(item) for item in items) and not settings.sources.get("model_name"):
+        pyproject = _pyproject_for(config)
+        if pyproject is None or not _has_mlgates_table(pyproject):
+            import warnings
+
+            warnings.warn(pytest.PytestConfigWarning(
+                f"pytest-mlgates: gate tests are selected but no [tool.mlgates] table was found "
+                f"(searched pyproject.toml from {config.invocation_params.dir} upwards); running on the defaults "
+                f"(model {settings.model_name!r}, metric {settings.metric}); add [tool.mlgates] or pass --mlgates-config"),
+                stacklevel=1)
     if any(m.name in PLATFORM_STAGES for item in items for m in _stages_of(item)):
         from .adapters import check_platform_settings
 

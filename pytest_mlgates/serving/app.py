@@ -274,6 +274,10 @@ class ModelServer:
             raise ServingError(400, "BadRequest",
                                f"the body is not valid JSON ({exc}); send "
                                f'{{"instances": [{{feature: value}}, ...]}}') from None
+        except (ValueError, RecursionError) as exc:  # an integer too long to parse, nesting too deep
+            raise ServingError(400, "BadRequest",
+                               f"the body is JSON the server refuses to parse ({type(exc).__name__}: "
+                               f"{str(exc)[:120]}); send flat instances of plain numbers and strings") from None
 
     async def invocations(self, request: Request) -> Response:
         start = time.perf_counter()

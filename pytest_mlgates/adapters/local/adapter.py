@@ -159,11 +159,9 @@ class LocalAdapter(Adapter):
         return job.metrics
 
     def job_logs(self, job_name: str, tail: int = 40) -> str:
-        log = self._job_dir(job_name) / "output.log"
-        if not log.is_file():
-            return "(no output)"
-        lines = log.read_text(errors="replace").splitlines()
-        return "\n".join(lines[-tail:]) or "(no output)"
+        from ...logtail import tail_text
+
+        return tail_text(self._job_dir(job_name) / "output.log", tail)
 
     def job_model_dir(self, job_name: str) -> Path:
         return self._job_dir(job_name) / "model"

@@ -78,10 +78,9 @@ def _is_ours(pid: int) -> bool:
 
 
 def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) or "(no output)"
-    except OSError:
-        return "(no log)"
+    from ...logtail import tail_text
+
+    return tail_text(path, lines) if path.is_file() else "(no log)"
 
 
 class LocalEndpoints:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -66,11 +67,30 @@ class LocalRegistry:
                              f"(or MLGATES_STATE_DIR, [tool.mlgates] state_dir) at a folder, or move the file away")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._check_not_damaged()
+        if not self.path.exists():
+            self._create()
         with contextlib.closing(self._connect()) as db:
             try:
                 db.executescript(SCHEMA)
             except sqlite3.DatabaseError as exc:
                 raise damaged(self.path, f"is not a usable SQLite database ({exc})", "the model registry") from None
+
+    def _create(self) -> None:
+        """Build a new registry beside its final name and link it in whole, so no run ever sees it half made
+        (a zero-byte registry is damage, not a registry being created by a concurrent run)."""
+        fd, tmp = tempfile.mkstemp(dir=self.state_dir, prefix=".registry-", suffix=".sqlite")
+        os.close(fd)
+        try:
+            with contextlib.closing(sqlite3.connect(tmp, isolation_level=None)) as db:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(SCHEMA)
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                pass  # another run created it first
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(tmp + suffix).unlink(missing_ok=True)
 
     def _check_not_damaged(self) -> None:
         """A registry that exists but is empty or unreadable, or is gone while artifacts remain, is an error."""
@@ -103,7 +123,15 @@ class LocalRegistry:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         db = self._connect()
         try:
-            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                raise StateError(
+                    f"the model registry {self.path} has been locked by another process for over "
+                    f"{self.busy_timeout:g} s; wait for the other mlgates run to end (or stop it: "
+                    f"fuser {self.path}) and run again") from None
             try:
                 yield db
             except BaseException:
@@ -228,6 +256,10 @@ class LocalRegistry:
                 "SELECT version FROM aliases WHERE name=? AND alias=?", (name, CHAMPION)
             ).fetchone()
             current_version = None if current is None else str(current["version"])
+            if current_version == str(number) and current_version != (None if expected is None else str(expected)):
+                raise ConflictError(
+                    f"cannot promote {name}:{version}: another run promoted this same version first, so it is "
+                    f"already the champion; nothing is left to do (this run changed nothing)")
             if current_version != (None if expected is None else str(expected)):
                 raise ConflictError(
                     f"cannot promote {name}:{version}: the champion is now "
