@@ -304,9 +304,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             try:
                 item.stash[item_settings_key] = cfg.with_overrides(settings, overrides, item.nodeid)
             except cfg.ConfigError as exc:
+                message, names = str(exc), "/".join(f"@pytest.mark.{m.name}" for m in marks if m.kwargs)
+                if item.nodeid in message:  # a value of the wrong type: its argument is already named
+                    raise pytest.UsageError(message.replace(item.nodeid, f"{item.nodeid}: {names}", 1)) from None
                 where = ", ".join(f"@pytest.mark.{m.name}({', '.join(f'{k}={v!r}' for k, v in m.kwargs.items())})"
                                   for m in marks if m.kwargs)
-                raise pytest.UsageError(f"{item.nodeid}: {where}: {exc}") from None
+                raise pytest.UsageError(f"{item.nodeid}: {where}: {message}") from None
         if timeout_plugin and not user_timeout and marks and item.get_closest_marker("timeout") is None:
             seconds = stage_timeout(settings, {m.name for m in marks})
             if seconds:

@@ -123,11 +123,14 @@ def test_a_damaged_job_record_names_the_file(trained: Path, name: str) -> None:
         adapter.get_job(job_dir.name)
 
 
-def test_a_state_folder_that_is_a_file_names_the_option(trained: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("where", "says"), [("afile", "is a file, not a folder"),
+                                             ("afile/state", "cannot be created: Not a directory")])
+def test_a_state_folder_that_cannot_be_used_names_the_option(trained: Path, tmp_path: Path, where: str,
+                                                             says: str) -> None:
     (tmp_path / "afile").write_text("")
-    result = mlgates(trained, "status", "--state-dir", str(tmp_path / "afile"))
-    assert result.returncode == 2
-    assert "is a file, not a folder" in result.stderr and "--mlgates-state-dir" in result.stderr
+    result = mlgates(trained, "status", "--state-dir", str(tmp_path / where))
+    assert result.returncode == 2, result.stderr
+    assert says in result.stderr and "--mlgates-state-dir" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_corrupt_page_inside_the_registry_is_not_an_empty_registry(trained: Path) -> None:
