@@ -797,6 +797,21 @@ class TestRegistry:
         with pytest.raises(IntegrityError, match="changed after registration"):
             adapter.fetch_model(version, tmp_path / "b")
 
+    def test_verify_artifact_refuses_a_changed_artifact(self, adapter: SageMakerAdapter, moto: MotoHarness) -> None:
+        version = registered(adapter, moto, files={"model.joblib": b"weights"})
+        adapter.verify_artifact(version)
+        bucket, _, key = version.artifact_uri[5:].partition("/")
+        moto.client("s3").put_object(Bucket=bucket, Key=key, Body=make_tar({"model.joblib": b"tampered"}, "{}"))
+        with pytest.raises(IntegrityError, match="changed after registration"):
+            adapter.verify_artifact(version)
+
+    def test_fetch_job_artifact_unpacks_the_model_for_the_registration_proof(
+        self, adapter: SageMakerAdapter, moto: MotoHarness, tmp_path: Path
+    ) -> None:
+        name = completed_job(adapter, moto, files={"model.joblib": b"weights", "sub/vocab.txt": b"a b"})
+        folder = adapter.fetch_job_artifact(name, tmp_path)
+        assert (folder / "model.joblib").read_bytes() == b"weights" and (folder / "sub" / "vocab.txt").is_file()
+
     def test_registering_an_unfinished_job_is_refused(self, adapter: SageMakerAdapter, moto: MotoHarness) -> None:
         name = adapter.submit_training_job(spec()).name
         moto.set_job(name, "InProgress", "Training")
