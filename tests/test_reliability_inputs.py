@@ -202,3 +202,14 @@ def test_a_registry_locked_for_long_names_the_file(tmp_path: Path) -> None:
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+# -- where an error came from ---------------------------------------------------------------------
+def test_a_fixture_error_is_printed_once(pytester: pytest.Pytester) -> None:
+    write_project(pytester.path, extra="hyperparameters = { crash = 1 }\n")
+    pytester.makepyfile(test_gates=GATE)
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(errors=1)
+    out = result.stdout.str()
+    assert out.count("something went badly wrong") == 1, out
+    assert "During handling of the above exception" not in out
