@@ -143,3 +143,23 @@ def test_a_corrupt_page_inside_the_registry_is_not_an_empty_registry(trained: Pa
     result = mlgates(trained, "status")
     assert result.returncode == 2 and str(registry) in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_artifact_that_cannot_be_copied_leaves_no_partial_files(tmp_path: Path) -> None:
+    import socket
+
+    from pytest_mlgates.adapters.local.registry import LocalRegistry
+
+    registry = LocalRegistry(tmp_path / "state")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.joblib").write_bytes(b"m" * 100_000)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(model / "zz.sock"))  # a file no copy can read, after the model was copied
+    try:
+        with pytest.raises(StateError, match="could not copy the model folder"):
+            registry.register("m", model, {"val_mae": 1.0}, {})
+    finally:
+        server.close()
+    assert list(registry.artifacts.iterdir()) == []
+    assert registry.list("m") == []

@@ -149,7 +149,13 @@ class LocalRegistry:
         if not target.exists():
             self.artifacts.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(dir=self.artifacts, prefix=".incoming-"))
-            shutil.copytree(model_dir, tmp, dirs_exist_ok=True)
+            try:
+                shutil.copytree(model_dir, tmp, dirs_exist_ok=True)
+            except (OSError, shutil.Error) as exc:  # disk full, an unreadable or special file: no partial copy stays
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise StateError(f"could not copy the model folder {model_dir} into the artifact store "
+                                 f"{self.artifacts}: {str(exc)[:300]}; free disk space or remove what cannot be "
+                                 f"copied from the model folder, then run again") from None
             try:
                 tmp.rename(target)
             except OSError:  # another run stored the same content first
