@@ -213,3 +213,28 @@ def test_a_fixture_error_is_printed_once(pytester: pytest.Pytester) -> None:
     out = result.stdout.str()
     assert out.count("something went badly wrong") == 1, out
     assert "During handling of the above exception" not in out
+
+
+def test_losing_a_promotion_race_says_so_through_the_shared_promotion(tmp_path: Path) -> None:
+    from pytest_mlgates.adapters.local import LocalAdapter
+    from pytest_mlgates.records import TrainingSpec
+    from pytest_mlgates.release.ledger import record_stage
+    from pytest_mlgates.release.promotion import promote_version
+
+    folder = write_project(tmp_path / "proj")
+    settings = load_settings(folder / "pyproject.toml", env={})
+    adapter = LocalAdapter(settings)
+    job = adapter.submit_training_job(TrainingSpec("m", "train.py", "data.csv", {}))
+    adapter.wait_for_job(job.name, timeout=60, poll_interval=0.05)
+    model = adapter.register_model("m", job.name, {"val_mae": 10.0})
+    record_stage(adapter, model, "champion_gate", True, "c0ffee", "none")
+
+    class Racing(LocalAdapter):
+        """The other run's promotion lands between this run's checks and its compare-and-swap."""
+
+        def promote(self, model_name, version, expected_champion, tags=None):  # type: ignore[no-untyped-def]
+            LocalAdapter(settings).promote(model_name, version, expected_champion, tags)
+            return super().promote(model_name, version, expected_champion, tags)
+
+    with pytest.raises(ConflictError, match="another run promoted this same version first"):
+        promote_version(Racing(settings), settings, model.version)

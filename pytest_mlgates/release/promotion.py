@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..adapters.base import Adapter
 from ..config import Settings
 from ..gates.champion import champion_metric_tag
-from ..records import AdapterError, IntegrityError, ModelVersion
+from ..records import AdapterError, ConflictError, IntegrityError, ModelVersion
 from ..stages import CHAMPION_GATE, LEDGER_STAGES, LOAD_GATE, SHADOW_GATE
 from .ledger import OVERRIDE_TAG, compared_champion, missing_gates, override_tags, stage_outcome
 
@@ -149,4 +149,11 @@ def promote_version(
     tags[champion_metric_tag(settings.metric)] = repr(float(value))
     if checked.champion is not None and checked.champion.version == model.version:
         return checked.champion
-    return adapter.promote(settings.model_name, version, checked.expected, tags)
+    try:
+        return adapter.promote(settings.model_name, version, checked.expected, tags)
+    except ConflictError:
+        now = adapter.get_champion(settings.model_name)
+        if now is not None and now.version == model.version:  # lost the race to a run promoting this same version
+            raise ConflictError(f"cannot promote {model.id}: another run promoted this same version first, so it is "
+                                f"already the champion; nothing is left to do (this run changed nothing)") from None
+        raise
