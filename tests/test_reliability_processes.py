@@ -46,7 +46,7 @@ def pids_in(model_dir: Path, *names: str) -> list[int]:
     return [int((model_dir / n).read_text()) for n in names]
 
 
-def gone(pids: list[int], timeout: float = 10.0) -> bool:
+def gone(pids: list[int], timeout: float = 30.0) -> bool:
     wait_for(lambda: not any(process_running(p) for p in pids), timeout)
     return True
 
@@ -107,7 +107,7 @@ def test_sigterm_to_pytest_cancels_its_job_and_everything_the_job_started(tmp_pa
         job = adapter.get_job(job_dir.name)
         assert job.status is JobStatus.CANCELLED
         assert "the run that submitted it" in adapter.job_logs(job_dir.name)
-        wait_for(lambda: processes_mentioning(str(folder)) == [], timeout=10)  # the runner itself ends too
+        wait_for(lambda: processes_mentioning(str(folder)) == [], timeout=30)  # the runner itself ends too
     finally:
         if pytest_proc.poll() is None:
             pytest_proc.kill()
@@ -136,7 +136,7 @@ def test_an_unwritable_github_output_at_submission_cancels_the_job(pytester: pyt
     assert "Traceback" not in result.stdout.str()
     (job_dir,) = (pytester.path / ".mlgates" / "jobs").iterdir()
     assert (job_dir / "cancelled").exists()
-    wait_for(lambda: processes_mentioning(str(pytester.path)) == [], timeout=10)
+    wait_for(lambda: processes_mentioning(str(pytester.path)) == [], timeout=30)
 
 
 @pytest.mark.parametrize(("variable", "option"), [
