@@ -9,6 +9,8 @@ import pytest
 
 from conftest import TRAIN_SCRIPT, processes_mentioning
 
+from leftovers import no_leftover_processes  # noqa: F401 - autouse: nothing outlives a test
+
 pytest_plugins = ["pytester"]
 
 GATE = textwrap.dedent('''

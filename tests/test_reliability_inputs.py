@@ -23,6 +23,8 @@ from pytest_mlgates.records import ConflictError, StateError
 from conftest import write_project
 from test_serving import model_dir, server  # noqa: F401 - the real model server, started once for this module
 
+from leftovers import no_leftover_processes  # noqa: F401 - autouse: nothing outlives a test
+
 pytest_plugins = ["pytester"]
 MLGATES = str(Path(sys.executable).parent / "mlgates")
 GATE = textwrap.dedent('''

@@ -22,6 +22,8 @@ from pytest_mlgates.records import JobStatus, TrainingSpec
 
 from conftest import process_running, processes_mentioning, write_project
 
+from leftovers import no_leftover_processes  # noqa: F401 - autouse: nothing outlives a test
+
 pytest_plugins = ["pytester"]
 
 GATE = '''

@@ -21,6 +21,8 @@ from pytest_mlgates.release.ledger import record_stage
 
 from conftest import write_project
 
+from leftovers import no_leftover_processes  # noqa: F401 - autouse: nothing outlives a test
+
 pytest_plugins = ["pytester"]
 MLGATES = str(Path(sys.executable).parent / "mlgates")
 
