@@ -565,7 +565,8 @@ def with_overrides(settings: Settings, overrides: Mapping[str, Any], where: str)
                 current, **{key: _coerce(value, section_hints[key], f"{where}({key}=...)")})
         else:
             changes[path] = _coerce(value, hints[path], f"{where}({path}=...)")
-    new = dataclasses.replace(settings, **changes)
+    marked = {path.partition(".")[0]: f"marker argument {path.rpartition('.')[2]}= of {where}" for path in overrides}
+    new = dataclasses.replace(settings, **changes, sources={**settings.sources, **marked})
     _validate(new)
     return new
 

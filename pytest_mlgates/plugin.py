@@ -305,7 +305,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.stash[item_settings_key] = cfg.with_overrides(settings, overrides, item.nodeid)
             except cfg.ConfigError as exc:
                 message, names = str(exc), "/".join(f"@pytest.mark.{m.name}" for m in marks if m.kwargs)
-                if item.nodeid in message:  # a value of the wrong type: its argument is already named
+                if message.startswith(item.nodeid):  # a value of the wrong type: its argument is already named
                     raise pytest.UsageError(f"{names} of {message}") from None
                 where = ", ".join(f"@pytest.mark.{m.name}({', '.join(f'{k}={v!r}' for k, v in m.kwargs.items())})"
                                   for m in marks if m.kwargs)
