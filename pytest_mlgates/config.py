@@ -565,7 +565,7 @@ def with_overrides(settings: Settings, overrides: Mapping[str, Any], where: str)
                 current, **{key: _coerce(value, section_hints[key], f"{where}({key}=...)")})
         else:
             changes[path] = _coerce(value, hints[path], f"{where}({path}=...)")
-    marked = {path.partition(".")[0]: f"marker argument {path.rpartition('.')[2]}= of {where}" for path in overrides}
+    marked = {path.partition(".")[0]: "the marker argument" for path in overrides}
     new = dataclasses.replace(settings, **changes, sources={**settings.sources, **marked})
     _validate(new)
     return new
