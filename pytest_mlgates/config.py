@@ -455,7 +455,6 @@ def _validate(settings: Settings) -> None:
                        f"(or greater_is_better = false explicitly if lower really is better)")
     if not settings.metric:
         fail("metric", "must name a key of metrics.json")
-    _check_model_name(settings)
     for name, bounds in settings.sanity.items():
         if len(bounds) != 2 or bounds[0] > bounds[1]:
             fail("sanity", f"entry {name!r} must be [low, high] with low <= high, got {bounds!r}")
@@ -534,9 +533,20 @@ def _reject_quoted(table: Mapping[str, Any], cls: Any, where: str, pyproject: Pa
         if dataclasses.is_dataclass(tp) and isinstance(value, Mapping):
             _reject_quoted(value, tp, f"{where}.{key}", pyproject)
         elif tp in (int, float, bool) and isinstance(value, str):
-            example = "true" if tp is bool else value.strip().rstrip("%").replace(",", ".") or "0"
-            raise ConfigError(f"[{where}] {key} = {value!r} in {pyproject} is quoted, but it must be a "
-                              f"{_type_name(tp)}; write it without quotes (e.g. {key} = {example})")
+            raise ConfigError(f"{where}.{key} must be of type {_type_name(tp)}, got {value!r}: the value is quoted "
+                              f"in {pyproject}; write it without quotes (e.g. {key} = {_unquoted(value, tp)})")
+
+
+def _unquoted(value: str, tp: Any) -> str:
+    """What a quoted value most likely meant, written as TOML: ``"5%"`` -> ``0.05``, ``"0,05"`` -> ``0.05``."""
+    if tp is bool:
+        return "true" if value.strip().lower() in ("1", "true", "yes", "on") else "false"
+    text = value.strip().replace(",", ".")
+    try:
+        number = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        return "0.05" if tp is float else "1"
+    return repr(int(number)) if tp is int and number == int(number) else repr(number)
 
 
 _BAD_NAME = ("/", "\\", "\0")
@@ -683,6 +693,7 @@ def load_settings(
         settings: Settings = _build(Settings, table, where)
         settings = dataclasses.replace(settings, root=str(root), sources=sources)
         _validate(settings)
+        _check_model_name(settings)
     except ConfigError as exc:
         message = str(exc)
         for key, source in sources.items():

@@ -74,9 +74,10 @@ def test_bad_training_data_is_named_before_training(pytester: pytest.Pytester, k
 
 # -- values accepted that should not be ------------------------------------------------------------
 @pytest.mark.parametrize(("line", "says"), [
-    ('tolerance = "0.05"', 'tolerance = \'0.05\' in'),
-    ('[tool.mlgates.load]\np99_ms = "500"', "must be a float"),
-    ('[tool.mlgates.shadow]\nrequired = "true"', "must be a bool"),
+    ('tolerance = "5%"', "tool.mlgates.tolerance must be of type float, got '5%'"),
+    ('tolerance = "5%"', "(e.g. tolerance = 0.05)"),
+    ('[tool.mlgates.load]\np99_ms = "500"', "tool.mlgates.load.p99_ms must be of type float"),
+    ('[tool.mlgates.shadow]\nrequired = "true"', "(e.g. required = true)"),
 ])
 def test_a_quoted_number_in_pyproject_is_refused(tmp_path: Path, line: str, says: str) -> None:
     folder = write_project(tmp_path / "proj", extra=line if line.startswith("[") else "", top="" if line.startswith("[") else line)
