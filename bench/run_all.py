@@ -31,6 +31,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "bench_rollout.py": ["--runs", "1"],
     "bench_serving.py": ["--runs", "1", "--seconds", "3"],
     "bench_smoke.py": ["--runs", "3"],
+    "bench_proof.py": ["--runs", "2"],
 }
 
 
