@@ -247,6 +247,20 @@ class TestTraining:
 
 # -- registry ----------------------------------------------------------------------------
 class TestRegistry:
+    def test_fetch_job_artifact_and_verify_artifact_follow_the_folder_in_gcs(
+        self, adapter: VertexAdapter, vertex: VertexHarness, tmp_path: Path  # noqa: F811
+    ) -> None:
+        from pytest_mlgates.contract import digest_dir
+        from pytest_mlgates.records import IntegrityError
+
+        version = registered(adapter, vertex)
+        folder = adapter.fetch_job_artifact(version.tags["mlgates.job"], tmp_path)
+        assert digest_dir(folder) == version.sha256  # the very files registration proved
+        adapter.verify_artifact(version)
+        vertex.write_model(version.tags["mlgates.job"], {"model.joblib": b"swapped"}, '{"val_mae": 10.0}')
+        with pytest.raises(IntegrityError, match="changed after registration"):
+            adapter.verify_artifact(version)
+
     def test_versions_of_one_model_with_the_serving_contract_and_exact_metrics(
         self, adapter: VertexAdapter, vertex: VertexHarness  # noqa: F811
     ) -> None:

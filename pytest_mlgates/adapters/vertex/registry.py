@@ -18,7 +18,7 @@ from typing import Any
 from google.cloud.aiplatform_v1 import types
 from google.protobuf import field_mask_pb2
 
-from ...records import AdapterError, ConflictError, ModelVersion, NotFoundError
+from ...records import AdapterError, ConflictError, IntegrityError, ModelVersion, NotFoundError
 from . import names
 from .client import _Conflict
 from .entry import HEADER, Entry, EntryError, check_metric_values, check_tags, decode
@@ -109,6 +109,17 @@ class RegistryMixin(TrainingMixin):
             operation = self._call(client.upload_model, what, request=request)
         result = self._wait_operation(client, operation, what, types.UploadModelResponse)
         return self.get_model_version(model_name, str(result.model_version_id))
+
+    def verify_artifact(self, model: ModelVersion) -> None:
+        """Digest the version's model folder in GCS and compare it with the registered sha256."""
+        try:
+            actual = self._summarize_folder(model.artifact_uri).sha256
+        except NotFoundError:
+            raise IntegrityError(f"artifact of {model.id} is missing from {model.artifact_uri}") from None
+        if actual != model.sha256:
+            raise IntegrityError(
+                f"artifact of {model.id} at {model.artifact_uri} has sha256 {actual}, but the registry recorded "
+                f"{model.sha256}; it was changed after registration. Re-run training to register a new version.")
 
     def get_model_version(self, model_name: str, version: str) -> ModelVersion:
         return self._version_from(model_name, self._get_model(model_name, str(version)))

@@ -12,7 +12,7 @@ from typing import Any
 from google.cloud import storage
 
 from ...contract import METRICS_FILE, digest_dir, digest_files
-from ...records import JobFailedError, NotFoundError
+from ...records import IntegrityError, JobFailedError, NotFoundError
 from .client import VertexClient
 
 SOURCE_EXCLUDES = {".git", ".venv", "venv", "__pycache__", ".mlgates", ".pytest_cache", ".mypy_cache", "node_modules"}
@@ -165,6 +165,20 @@ class StorageMixin(VertexClient):
                 info.size, info.mtime = len(data), 0
                 tar.addfile(info, io.BytesIO(data))
         return buffer.getvalue()
+
+    def _download_folder(self, uri: str, dest: Path) -> Path:
+        """Copy a model folder from GCS under ``dest`` (a name that would land outside it is refused)."""
+        base = split_gs(uri)[1].rstrip("/") + "/"
+        root = dest.resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        for blob in self._list(uri):
+            target = (root / blob.name[len(base):]).resolve()
+            if root not in target.parents:
+                raise IntegrityError(f"{uri} holds {blob.name!r}, which would land outside the model folder")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("wb") as fh:
+                self._call(blob.download_to_file, f"gs://{blob.bucket.name}/{blob.name}", file_obj=fh, retry=None)
+        return root
 
     def _summarize_folder(self, uri: str) -> FolderSummary:
         """Digest a model folder in GCS exactly as ``contract.digest_dir`` digests it on disk."""

@@ -9,6 +9,7 @@ base class's poll loop, never ``CustomJob.wait()``.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 from google.cloud.aiplatform_v1 import types
@@ -142,6 +143,11 @@ class TrainingMixin(StorageMixin):
             raise JobFailedError(f"training job {job_name!r} succeeded but wrote nothing to its model folder {uri} "
                                  f"(AIP_MODEL_DIR); the script must write its model and metrics.json into "
                                  f"--model-dir") from None
+
+    def fetch_job_artifact(self, job_name: str, dest: Path) -> Path:
+        """Download the completed job's model folder under ``dest``, for the registration proof."""
+        uri, _ = self._model_folder(job_name)
+        return self._download_folder(uri, Path(dest) / "model")
 
     def job_metrics(self, job_name: str) -> dict[str, Any]:
         uri, summary = self._model_folder(job_name)
