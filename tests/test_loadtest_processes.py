@@ -46,6 +46,19 @@ def test_two_worker_processes_bring_back_every_request_exactly(endpoint) -> None
     assert processes_mentioning("mlgates-locust-") == []
 
 
+def test_two_distributed_runs_at_once_each_get_their_own_master(endpoint) -> None:
+    """Two xdist workers or two CI jobs on one machine: locust's default master port would be taken."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, url, _ = endpoint
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(run_load, url, BODIES, users=2, spawn_rate=100, duration=20, max_requests=40,
+                            processes=2) for _ in range(2)]
+        results = [run.result(timeout=120) for run in runs]
+    assert [r.requests for r in results] == [40, 40]
+    assert processes_mentioning("mlgates-locust-") == []
+
+
 def test_merge_keeps_samples_and_renumbers_kinds_and_deployments() -> None:
     a = {"samples": [[1.0, 5.25, 200, -1, 0], [3.0, 7.5, 500, 0, 0]], "error_kinds": ["HTTP 500"],
          "deployments": ["blue"]}

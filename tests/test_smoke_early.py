@@ -166,8 +166,12 @@ def test_without_m_smoke_the_training_starts_when_a_test_needs_it(pytester, monk
 
 def test_an_early_run_nobody_uses_is_cancelled_and_removed(pytester, monkeypatch) -> None:
     log = smoke_project(pytester, monkeypatch, sleep=120.0)
-    pytester.makepyfile(test_other="import pytest\n@pytest.mark.smoke\ndef test_unit():\n"
-                                   "    import time; time.sleep(1.0)\n")
+    # the unit test waits (up to 20 s, for a loaded machine) until the unused training has started
+    pytester.makepyfile(test_other="import os, time, pytest\n@pytest.mark.smoke\ndef test_unit():\n"
+                                   "    deadline = time.time() + 20\n"
+                                   "    while time.time() < deadline and not (os.path.exists(os.environ['SMOKE_LOG'])\n"
+                                   "            and 'train' in open(os.environ['SMOKE_LOG']).read()):\n"
+                                   "        time.sleep(0.05)\n")
     started = time.monotonic()
     result = pytester.runpytest_subprocess("-m", "smoke", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)

@@ -40,6 +40,15 @@ USERS_PER_PROCESS = 100
 RPS_PER_PROCESS = 1500.0
 
 
+def _free_port() -> int:
+    """A loopback port nothing listens on now (the OS picks it)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def load_processes(users: int, rps: float | None, cpus: int | None = None) -> int:
     """How many locust worker processes ``users`` and ``rps`` need: 1 until one process would be
     the bottleneck, then enough for both, at most one per core."""
@@ -162,7 +171,11 @@ def run_load(
                    "--host", url.rstrip("/"), "--only-summary", "--exit-code-on-error", "0",
                    "--stop-timeout", "0", "--loglevel", "WARNING"]
         if processes > 1:
-            command += ["--processes", str(processes)]
+            # the master listens on loopback only, on a free port: the default is every interface on 5557,
+            # which a second run at the same time (another xdist worker, another CI job) already holds
+            port = _free_port()
+            command += ["--processes", str(processes), "--master-bind-host", "127.0.0.1",
+                        "--master-bind-port", str(port), "--master-host", "127.0.0.1", "--master-port", str(port)]
         log = folder / "locust.log"
         started = time.monotonic()
         with log.open("wb") as out:
