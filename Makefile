@@ -11,6 +11,9 @@ REFEREE_SPECS := sagemaker-training:sagemaker-training==5.1.4 \
 	azureml-inference:azureml-inference-server-http==1.5.1 \
 	vertex-prediction:google-cloud-aiplatform[prediction]==2.7.0
 REFEREE_STAMPS := $(foreach spec,$(REFEREE_SPECS),$(REFEREES)/$(word 1,$(subst :, ,$(spec)))/.installed)
+# Azurite (Azure Storage emulator) for the Azure ML adapter tests, from npm, project-local
+AZURITE_VERSION := 3.35.0
+AZURITE := .ci-tools/.azurite-$(AZURITE_VERSION)
 
 .PHONY: test demo bench install referees clean
 
@@ -29,11 +32,15 @@ $(REFEREES)/%/.installed: $(STAMP) Makefile
 		$$($(PY) -c "from importlib.metadata import version as v; print(*(p + '==' + v(p) for p in ('scikit-learn', 'pandas', 'joblib', 'numpy')))")
 	touch $@
 
-install: $(STAMP)
+$(AZURITE):
+	npm install --prefix .ci-tools --no-audit --no-fund --no-save --silent azurite@$(AZURITE_VERSION)
+	touch $(AZURITE)
+
+install: $(STAMP) $(AZURITE)
 
 referees: $(REFEREE_STAMPS)
 
-test: $(STAMP) $(REFEREE_STAMPS)
+test: $(STAMP) $(REFEREE_STAMPS) $(AZURITE)
 	MLGATES_REFEREES=required $(PY) -m pytest -n 2 -q tests
 
 demo: $(STAMP)
@@ -43,4 +50,4 @@ bench: $(STAMP)
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) $(REFEREES) $(EXAMPLE)/.mlgates .pytest_cache
+	rm -rf $(VENV) $(REFEREES) $(EXAMPLE)/.mlgates .pytest_cache .ci-tools

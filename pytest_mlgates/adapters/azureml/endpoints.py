@@ -1,0 +1,201 @@
+"""Managed online endpoints and deployments, within Azure's rules.
+
+- A new deployment starts at 0%; live traffic is whole percentages summing to
+  100 (or 0); ``mirror_traffic`` copies at most 50% to one deployment that takes
+  no live traffic. Every split is checked before anything is sent.
+- Names are 3-32 characters (see :mod:`.names`); a requested name that does
+  not fit is shortened deterministically and kept in a tag.
+- A deployment with live traffic (or the mirror) is never deleted: its share
+  must be moved first.
+- Invocation posts to the endpoint's scoring URI with the endpoint key,
+  pinned to a deployment with the ``azureml-model-deployment`` header.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ...records import (
+    AccessDeniedError,
+    AdapterError,
+    DeployOptions,
+    Endpoint,
+    ModelVersion,
+    NotFoundError,
+    ThrottledError,
+)
+from ...traffic import TrafficError, check_traffic
+from .names import REQUESTED_NAME_TAG, azure_name
+from .registry import RegistryMixin
+
+MANAGED_TAG = "mlgates.managed"
+MODEL_TAG = "mlgates.model-version"
+SCORING_DIR = Path(__file__).resolve().parent / "scoring"
+
+
+def precheck_split(traffic: Mapping[str, Any], mirror: Mapping[str, Any] | None) -> None:
+    """The rules a split must obey whatever the endpoint holds, checked before any request."""
+    names = list(dict.fromkeys([*traffic, *(mirror or {})]))
+    check_traffic(names, traffic, mirror or {})
+
+
+class EndpointsMixin(RegistryMixin):
+    """Endpoint verbs of the adapter."""
+
+    _keys: dict[str, str]
+
+    def _endpoint_obj(self, name: str) -> Any:
+        return self._call(f"endpoint {name!r}", self.ml.online_endpoints.get, name, read=True)
+
+    def _deployment_names(self, name: str) -> list[str]:
+        deployments = self._call(f"deployments of {name!r}",
+                                 lambda: list(self.ml.online_deployments.list(endpoint_name=name)), read=True)
+        return sorted(str(d.name).lower() for d in deployments)
+
+    def _endpoint_from(self, obj: Any, deployments: list[str]) -> Endpoint:
+        live = {str(k).lower(): int(v) for k, v in (getattr(obj, "traffic", None) or {}).items()}
+        mirror = {str(k).lower(): int(v) for k, v in (getattr(obj, "mirror_traffic", None) or {}).items() if v}
+        return Endpoint(name=str(obj.name), url=str(getattr(obj, "scoring_uri", "") or ""),
+                        traffic={d: live.get(d, 0) for d in deployments}, mirror=mirror)
+
+    def get_endpoint(self, endpoint_name: str) -> Endpoint:
+        name = azure_name(endpoint_name)
+        obj = self._endpoint_obj(name)
+        return self._endpoint_from(obj, self._deployment_names(name))
+
+    def list_endpoints(self) -> list[Endpoint]:
+        endpoints = self._call("online endpoints", lambda: list(self.ml.online_endpoints.list()), read=True)
+        return [self._endpoint_from(e, self._deployment_names(e.name)) for e in endpoints
+                if (getattr(e, "tags", None) or {}).get(MANAGED_TAG) == "true"]
+
+    def _put_endpoint(self, obj: Any, what: str) -> Any:
+        poller = self._call(what, self.ml.online_endpoints.begin_create_or_update, obj)
+        return self._wait(what, poller)
+
+    def deploy_to_endpoint(self, endpoint_name: str, model: ModelVersion, deployment_name: str,
+                           options: DeployOptions | None = None) -> Endpoint:
+        from azure.ai.ml.entities import CodeConfiguration, ManagedOnlineDeployment, ManagedOnlineEndpoint
+
+        options = self.check_deploy_options(options)
+        cfg = self.config
+        name, deployment = azure_name(endpoint_name), azure_name(deployment_name)
+        if options.traffic is not None:
+            precheck_split({azure_name(k): v for k, v in options.traffic.items()}, None)
+        try:
+            self._endpoint_obj(name)
+            existing = self._deployment_names(name)
+        except NotFoundError:
+            self._put_endpoint(ManagedOnlineEndpoint(
+                name=name, auth_mode="key", description=f"pytest-mlgates endpoint {endpoint_name}",
+                tags={**cfg.tags, MANAGED_TAG: "true", REQUESTED_NAME_TAG: endpoint_name}), f"endpoint {name!r}")
+            existing = []
+        scoring = self.settings_path(cfg.scoring_script) if cfg.scoring_script else SCORING_DIR / "score.py"
+        spec = ManagedOnlineDeployment(
+            name=deployment, endpoint_name=name, model=f"azureml:{model.name}:{model.version}",
+            environment=cfg.inference_environment or cfg.environment,
+            code_configuration=CodeConfiguration(code=str(scoring.parent), scoring_script=scoring.name),
+            instance_type=options.instance_type or cfg.instance_type,
+            instance_count=options.instance_count or cfg.instance_count,
+            tags={**cfg.tags, MODEL_TAG: model.id, "mlgates.sha256": model.sha256,
+                  REQUESTED_NAME_TAG: deployment_name})
+        what = f"deployment {deployment!r} of endpoint {name!r}"
+        poller = self._call(what, self.ml.online_deployments.begin_create_or_update, spec, skip_script_validation=True)
+        self._wait(what, poller)
+        if options.traffic is not None:
+            return self.set_traffic(name, options.traffic)
+        if not existing:  # Azure starts every deployment at 0%: the first one takes the traffic now
+            return self.set_traffic(name, {deployment: 100})
+        return self.get_endpoint(name)
+
+    def set_traffic(self, endpoint_name: str, traffic: Mapping[str, int],
+                    mirror: Mapping[str, int] | None = None) -> Endpoint:
+        self.check_mirror(mirror)
+        name = azure_name(endpoint_name)
+        wanted = {azure_name(k): v for k, v in traffic.items()}
+        shadow = {azure_name(k): v for k, v in (mirror or {}).items()}
+        precheck_split(wanted, shadow)
+        obj = self._endpoint_obj(name)
+        deployments = self._deployment_names(name)
+        try:
+            live, shadow = check_traffic(deployments, wanted, shadow, self.capabilities.max_mirror_percent)
+        except TrafficError as exc:
+            raise TrafficError(f"{exc} (Azure ML endpoint {name!r})") from None
+        obj.traffic = {k: v for k, v in live.items() if v}
+        obj.mirror_traffic = dict(shadow)
+        self._put_endpoint(obj, f"traffic of endpoint {name!r}")
+        return self.get_endpoint(name)
+
+    def delete_deployment(self, endpoint_name: str, deployment_name: str) -> Endpoint:
+        name, deployment = azure_name(endpoint_name), azure_name(deployment_name)
+        current = self.get_endpoint(name)
+        if deployment not in current.traffic:
+            raise NotFoundError(f"endpoint {name!r} has no deployment {deployment!r}; deployments: "
+                                f"{', '.join(current.traffic) or '(none)'}")
+        if current.traffic[deployment]:
+            raise TrafficError(f"deployment {deployment!r} still takes {current.traffic[deployment]}% of the live "
+                               f"traffic of {name!r}, and Azure refuses to delete it; move it away with set_traffic "
+                               f"first")
+        if current.mirror.get(deployment):
+            self.set_traffic(name, current.traffic, {})
+        what = f"deployment {deployment!r} of endpoint {name!r}"
+        poller = self._call(what, self.ml.online_deployments.begin_delete, name=deployment, endpoint_name=name)
+        self._wait(what, poller)
+        return self.get_endpoint(name)
+
+    def delete_endpoint(self, endpoint_name: str) -> None:
+        name = azure_name(endpoint_name)
+        self._endpoint_obj(name)  # NotFoundError before anything is sent
+        poller = self._call(f"endpoint {name!r}", self.ml.online_endpoints.begin_delete, name=name)
+        self._wait(f"deleting endpoint {name!r}", poller)
+        self._endpoint_keys().pop(name, None)
+
+    def _endpoint_keys(self) -> dict[str, str]:
+        if not hasattr(self, "_keys"):
+            self._keys = {}
+        return self._keys
+
+    def invoke_endpoint(self, endpoint_name: str, body: Mapping[str, Any],
+                        deployment: str | None = None) -> dict[str, Any]:
+        """POST ``body`` to the scoring URI with the endpoint key; returns ``{"predictions": [...]}``."""
+        import requests
+
+        name = azure_name(endpoint_name)
+        obj = self._endpoint_obj(name)
+        keys = self._endpoint_keys()
+        if name not in keys:
+            auth = self._call(f"keys of endpoint {name!r}", self.ml.online_endpoints.get_keys, name)
+            keys[name] = str(auth.primary_key)
+        headers = {"Authorization": f"Bearer {keys[name]}", "Content-Type": "application/json"}
+        if deployment:
+            headers["azureml-model-deployment"] = azure_name(deployment)
+        uri = str(obj.scoring_uri)
+        for attempt in range(1, self.config.max_attempts + 1):
+            try:
+                response = requests.post(uri, data=json.dumps(dict(body)), headers=headers, timeout=60)
+            except requests.RequestException as exc:
+                raise AdapterError(f"could not reach the scoring URI of endpoint {name!r}: {exc}") from None
+            if response.status_code == 429 and attempt < self.config.max_attempts:
+                self._backoff(attempt, float(response.headers.get("Retry-After", 1) or 1))
+                continue
+            break
+        if response.status_code == 429:
+            raise ThrottledError(f"endpoint {name!r} throttled {self.config.max_attempts} requests in a row")
+        if response.status_code in (401, 403):
+            keys.pop(name, None)
+            raise AccessDeniedError(f"endpoint {name!r} refused its key ({response.status_code}); the key may have "
+                                    f"been regenerated, run again")
+        if response.status_code == 404:
+            raise NotFoundError(f"endpoint {name!r} has no deployment {deployment!r} or no scoring route")
+        if response.status_code >= 400:
+            raise AdapterError(f"endpoint {name!r} answered {response.status_code}: {response.text[:200]}")
+        try:
+            answer = response.json()
+        except ValueError:
+            raise AdapterError(f"endpoint {name!r} answered something that is not JSON: {response.text[:200]!r}") from None
+        if not isinstance(answer, dict) or "predictions" not in answer:
+            raise AdapterError(f"endpoint {name!r} answered {str(answer)[:200]}, without \"predictions\"; the scoring "
+                               f"script must return {{\"predictions\": [...]}}")
+        return answer
