@@ -76,9 +76,15 @@ def test_unknown_platform_is_a_usage_error_listing_valid_names(project, monkeypa
                                  "vertex*(platform from env ML_PLATFORM)"])
 
 
-def test_missing_sdk_names_the_extra(project) -> None:
-    # azure-ai-ml is deliberately not in the dev extra, so this is the real missing-SDK path.
-    result = project().runpytest("--ml-platform", "azureml")
+def test_missing_sdk_names_the_extra(project, monkeypatch) -> None:
+    # azure-ai-ml is in the dev extra: hide it behind an `azure` package without `ai`, in a fresh
+    # interpreter, which is what a machine without the extra looks like to the plugin.
+    p = project()
+    shadow = p.path / "shadow"
+    (shadow / "azure").mkdir(parents=True)
+    (shadow / "azure" / "__init__.py").write_text("")
+    monkeypatch.setenv("PYTHONPATH", str(shadow))
+    result = p.runpytest_subprocess("--ml-platform", "azureml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*needs azure.ai.ml, which is not installed; "
                                  "install it with: pip install 'pytest-mlgates[[]azureml]'"])

@@ -10,12 +10,12 @@ through the jobs API; waiting is the base class's poll loop.
 from __future__ import annotations
 
 import hashlib
-import json
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ...contract import ContractError, job_name_for
+from ...contract import ContractError, HyperparameterError, hyperparameter_args, job_name_for
 from ...records import AdapterError, JobFailedError, JobStatus, NotFoundError, TrainingJob, TrainingSpec
 from ..sagemaker.metadata import metrics_from_text
 from .settings import TABLE
@@ -33,8 +33,14 @@ TAG_MODEL = "mlgates.model"
 LOG_FILES = ("user_logs/std_log.txt", "azureml-logs/70_driver_log.txt")
 
 
-def _arg(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, (bool, list, dict)) else str(value)
+def _hyperparameter_args(hyperparameters: Mapping[str, Any]) -> list[str]:
+    """The contract's canonical arguments; a value Azure ML would rewrite (``${{...}}``) is refused."""
+    args = hyperparameter_args(hyperparameters)
+    for name, text in zip(args[::2], args[1::2]):
+        if "${{" in text:
+            raise HyperparameterError(f"hyperparameter {name[2:]!r} holds '${{{{', which Azure ML replaces with a "
+                                      f"job input or output path before the script runs; give another value")
+    return args
 
 
 class TrainingMixin(StorageMixin):
@@ -67,9 +73,8 @@ class TrainingMixin(StorageMixin):
         if not spec.data:
             raise JobFailedError("no training data: set [tool.mlgates.training] data (a local path or an azureml URI)")
         kind, data_path = self._data_input(spec.data)
-        args = ["python", program, "--data", "${{inputs.data}}", "--model-dir", "${{outputs.model}}"]
-        for key, value in spec.hyperparameters.items():
-            args += [f"--{key}", shlex.quote(_arg(value))]
+        args = ["python", shlex.quote(program), "--data", "${{inputs.data}}", "--model-dir", "${{outputs.model}}"]
+        args += [shlex.quote(a) for a in _hyperparameter_args(spec.hyperparameters)]
         job = command(
             name=name, display_name=name, experiment_name=cfg.experiment_name,
             code=str(source), command=" ".join(args), environment=cfg.environment, compute=cfg.compute,
