@@ -47,6 +47,8 @@ class Call:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
+    response_status: int = 0
+    response_etag: str = ""
 
     def __repr__(self) -> str:
         return f"{self.method} {self.path}"
@@ -226,11 +228,16 @@ class ArmFake:
         with self.lock:
             self.calls.append(call)
             self._request_path = path
+            response = None
             for f in self.faults:
                 if (f.times is None or f.hits < f.times) and f.match(call):
                     f.hits += 1
-                    return self._error(f.status, f.code, f.message, f.headers)(environ, start_response)
-            response = self._route(call)
+                    response = self._error(f.status, f.code, f.message, f.headers)
+                    break
+            if response is None:
+                response = self._route(call)
+            call.response_status = response.status_code
+            call.response_etag = response.headers.get("ETag", "")
         return response(environ, start_response)
 
     def _route(self, call: Call) -> Response:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import uuid
@@ -84,6 +86,10 @@ class AzureEnvironment:
         self.write_output(job_name, dict(files or {"model.joblib": uuid.uuid4().bytes}), text)
         self.arm.set_job(job_name, "Completed")
 
+    def run_jobs(self) -> "JobRunner":
+        """Play Azure's compute: run every submitted command job for real (see JobRunner)."""
+        return JobRunner(self)
+
     def close(self) -> None:
         self.arm.close()
         self.azurite.close()
@@ -93,6 +99,87 @@ class AzureEnvironment:
             else:
                 os.environ[key] = value
         self.tmp.cleanup()
+
+
+def _blob_path(uri: str) -> str:
+    """Blob path inside the workspace container of an ``azureml://datastores/<ds>/paths/<p>`` or Azurite URI."""
+    if "/paths/" in uri:
+        return uri.split("/paths/", 1)[1]
+    return uri.split(f"/{CONTAINER}/", 1)[1]
+
+
+class JobRunner:
+    """Runs submitted command jobs as Azure ML compute would: code and data from storage, outputs back.
+
+    A thread watches the fake for jobs that are NotStarted, downloads the code
+    snapshot and the ``data`` input from Azurite, runs the job's command (inputs
+    and outputs substituted) in a temporary folder, uploads the ``model`` output
+    and the user log, and sets the job Completed or Failed. Use as a context
+    manager; the thread stops on exit.
+    """
+
+    def __init__(self, env: AzureEnvironment) -> None:
+        self.env = env
+        self.ran: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> "JobRunner":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _pending(self) -> list[dict[str, Any]]:
+        with self.env.arm.lock:
+            return [json.loads(json.dumps(v)) for k, v in self.env.arm.store.items()
+                    if "/jobs/" in k and v["properties"].get("status") == "NotStarted" and v["name"] not in self.ran]
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.02):
+            for job in self._pending():
+                self.ran.append(job["name"])
+                self._run(job)
+
+    def _download(self, prefix: str, dest: Path) -> None:
+        container = self.env.azurite.container(CONTAINER)
+        for blob in container.list_blobs(name_starts_with=prefix):
+            relative = blob.name[len(prefix):].lstrip("/") or Path(blob.name).name
+            target = dest / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(container.download_blob(blob.name).readall())
+
+    def _run(self, job: dict[str, Any]) -> None:
+        props = job["properties"]
+        name = job["name"]
+        self.env.arm.set_job(name, "Running")
+        with tempfile.TemporaryDirectory(prefix="mlgates-azure-job-") as tmp:
+            work = Path(tmp)
+            code = self.env.arm.resource(props["codeId"].lower())
+            assert code is not None, props["codeId"]
+            self._download(_blob_path(code["properties"]["codeUri"]), work / "code")
+            data_uri = props["inputs"]["data"]["uri"]
+            self._download(_blob_path(data_uri), work / "data")
+            data = work / "data" if data_uri.endswith("/") else work / "data" / Path(_blob_path(data_uri)).name
+            model = work / "model"
+            model.mkdir()
+            command = props["command"].replace("${{inputs.data}}", str(data)).replace(
+                "${{outputs.model}}", str(model))
+            env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+            done = subprocess.run(["bash", "-c", command], cwd=work / "code", env=env, capture_output=True,
+                                  text=True, timeout=120)
+            self.env.write_log(name, done.stdout + done.stderr)
+            output = _blob_path(props["outputs"]["model"]["uri"]).rstrip("/")
+            container = self.env.azurite.container(CONTAINER)
+            for path in sorted(p for p in model.rglob("*") if p.is_file()):
+                container.upload_blob(f"{output}/{path.relative_to(model).as_posix()}", path.read_bytes(),
+                                      overwrite=True)
+        if done.returncode == 0:
+            self.env.arm.set_job(name, "Completed")
+        else:
+            self.env.arm.set_job(name, "Failed", f"Execution failed: exit code {done.returncode}")
 
 
 _LOCK = threading.Lock()
