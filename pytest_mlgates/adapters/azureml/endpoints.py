@@ -45,7 +45,8 @@ def precheck_split(traffic: Mapping[str, Any], mirror: Mapping[str, Any] | None)
 class EndpointsMixin(RegistryMixin):
     """Endpoint verbs of the adapter."""
 
-    _keys: dict[str, str]
+    _scoring: dict[str, tuple[str, str]]
+    """Endpoint name -> (scoring URI, key), read once per endpoint: invocations are the load test's hot path."""
 
     def _endpoint_obj(self, name: str) -> Any:
         return self._call(f"endpoint {name!r}", self.ml.online_endpoints.get, name, read=True)
@@ -150,12 +151,12 @@ class EndpointsMixin(RegistryMixin):
         self._endpoint_obj(name)  # NotFoundError before anything is sent
         poller = self._call(f"endpoint {name!r}", self.ml.online_endpoints.begin_delete, name=name)
         self._wait(f"deleting endpoint {name!r}", poller)
-        self._endpoint_keys().pop(name, None)
+        self._scoring_cache().pop(name, None)
 
-    def _endpoint_keys(self) -> dict[str, str]:
-        if not hasattr(self, "_keys"):
-            self._keys = {}
-        return self._keys
+    def _scoring_cache(self) -> dict[str, tuple[str, str]]:
+        if not hasattr(self, "_scoring"):
+            self._scoring = {}
+        return self._scoring
 
     def invoke_endpoint(self, endpoint_name: str, body: Mapping[str, Any],
                         deployment: str | None = None) -> dict[str, Any]:
@@ -163,15 +164,15 @@ class EndpointsMixin(RegistryMixin):
         import requests
 
         name = azure_name(endpoint_name)
-        obj = self._endpoint_obj(name)
-        keys = self._endpoint_keys()
-        if name not in keys:
+        cache = self._scoring_cache()
+        if name not in cache:
+            obj = self._endpoint_obj(name)
             auth = self._call(f"keys of endpoint {name!r}", self.ml.online_endpoints.get_keys, name)
-            keys[name] = str(auth.primary_key)
-        headers = {"Authorization": f"Bearer {keys[name]}", "Content-Type": "application/json"}
+            cache[name] = (str(obj.scoring_uri), str(auth.primary_key))
+        uri, key = cache[name]
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         if deployment:
             headers["azureml-model-deployment"] = azure_name(deployment)
-        uri = str(obj.scoring_uri)
         for attempt in range(1, self.config.max_attempts + 1):
             try:
                 response = requests.post(uri, data=json.dumps(dict(body)), headers=headers, timeout=60)
@@ -184,7 +185,7 @@ class EndpointsMixin(RegistryMixin):
         if response.status_code == 429:
             raise ThrottledError(f"endpoint {name!r} throttled {self.config.max_attempts} requests in a row")
         if response.status_code in (401, 403):
-            keys.pop(name, None)
+            cache.pop(name, None)
             raise AccessDeniedError(f"endpoint {name!r} refused its key ({response.status_code}); the key may have "
                                     f"been regenerated, run again")
         if response.status_code == 404:

@@ -171,9 +171,10 @@ class RegistryMixin(TrainingMixin):
                 f"cannot promote {model_name}:{version}: another promotion changed the champion of {model_name!r} "
                 f"at the same moment and won; run the champion gate again against the new champion") from None
         promoted = self._write_tags(target, {**clean, CHAMPION_TAG: "true"})
-        if current is not None and current != str(target.version):
-            try:
-                self._write_tags(self._get_model(model_name, current), {}, drop=(CHAMPION_TAG,))
-            except NotFoundError:
-                pass
+        # keep the tag unique: also clears a mark a run that crashed half-way left behind
+        marked = self._call(f"versions of model {model_name!r}",
+                            lambda: list(self.ml.models.list(name=model_name)), read=True)
+        for other in marked:
+            if str(other.version) != str(target.version) and CHAMPION_TAG in (other.tags or {}):
+                self._write_tags(other, {}, drop=(CHAMPION_TAG,))
         return self._version_from(promoted, str(target.version))

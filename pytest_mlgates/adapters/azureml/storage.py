@@ -84,7 +84,9 @@ class StorageMixin(AzureMLClient):
         digest = hashlib.sha256()
         for path in files:
             digest.update(path.relative_to(local.parent if local.is_file() else local).as_posix().encode())
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+            with path.open("rb") as fh:
+                digest.update(hashlib.file_digest(fh, "sha256").digest() if hasattr(hashlib, "file_digest")
+                              else hashlib.sha256(fh.read()).digest())
         prefix = f"{DATA_ROOT}/{digest.hexdigest()[:16]}"
         for path in files:
             name = f"{prefix}/{path.name}" if local.is_file() else f"{prefix}/{path.relative_to(local).as_posix()}"

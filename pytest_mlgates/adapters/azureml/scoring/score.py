@@ -1,8 +1,10 @@
 """Scoring script of Azure ML online deployments made by pytest-mlgates (azureml-inference-server-http).
 
-Serves the model the training script wrote (model.joblib or model.skops) with
-the serving contract: ``{"instances": [{feature: value}, ...]}`` ->
-``{"predictions": [...]}``.
+Serves the model file the training script wrote (model.joblib, or model.skops
+when skops is installed) with the serving contract:
+``{"instances": [{feature: value}, ...]}`` -> ``{"predictions": [...]}``.
+Self-contained: the inference environment needs joblib and pandas, not
+pytest-mlgates.
 """
 
 import json
@@ -11,16 +13,25 @@ import os
 _model = None
 
 
+def _find(root, names):
+    for folder, _dirs, files in os.walk(root):
+        for name in names:
+            if name in files:
+                return os.path.join(folder, name)
+    raise RuntimeError(f"no {' or '.join(names)} under {root}: the training script must write one into --model-dir")
+
+
 def init():
     global _model
-    from pytest_mlgates.contract import load_model
+    path = _find(os.environ.get("AZUREML_MODEL_DIR", "."), ("model.joblib", "model.skops"))
+    if path.endswith(".skops"):
+        import skops.io as sio
 
-    root = os.environ.get("AZUREML_MODEL_DIR", ".")
-    for folder, _dirs, files in os.walk(root):
-        if "model.joblib" in files or "model.skops" in files:
-            _model = load_model(folder)
-            return
-    raise RuntimeError(f"no model.joblib or model.skops under {root}")
+        _model = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    else:
+        import joblib
+
+        _model = joblib.load(path)
 
 
 def run(raw_data):
@@ -28,4 +39,4 @@ def run(raw_data):
 
     rows = json.loads(raw_data)["instances"]
     predictions = _model.predict(pd.DataFrame(rows))
-    return {"predictions": [float(p) for p in predictions]}
+    return {"predictions": [p.item() if hasattr(p, "item") else p for p in predictions]}
