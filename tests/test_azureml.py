@@ -309,6 +309,27 @@ def test_deploy_shortens_the_name_traceably_and_starts_new_deployments_at_zero(
     assert adapter.get_endpoint(endpoint).traffic == {"blue": 100, "green": 0}
 
 
+def test_short_deployment_names_are_lengthened_on_azure_and_read_back_as_asked(
+    adapter: AzureMLAdapter, azure_env: AzureEnvironment, model: str
+) -> None:
+    version = new_version(azure_env, adapter, model)
+    endpoint = f"{model}-prod"
+    try:
+        adapter.deploy_to_endpoint(endpoint, version, "v1")  # the rollout names deployments v<version>
+        assert adapter.deploy_to_endpoint(endpoint, version, "v2").traffic == {"v1": 100, "v2": 0}
+        v1 = azure_name("v1")
+        assert v1 != "v1" and 3 <= len(v1) <= 32
+        put = azure_env.arm.find("PUT", f"/deployments/{v1}")[0]
+        assert put.body["tags"]["mlgates.requested-name"] == "v1"
+        assert adapter.set_traffic(endpoint, {"v1": 90, "v2": 10}).traffic == {"v1": 90, "v2": 10}
+        assert azure_env.arm.find("PUT", f"/onlineEndpoints/{endpoint}")[-1].body["properties"]["traffic"] == {
+            v1: 90, azure_name("v2"): 10}
+        adapter.set_traffic(endpoint, {"v2": 100})
+        assert adapter.delete_deployment(endpoint, "v1").traffic == {"v2": 100}
+    finally:
+        adapter.delete_endpoint(endpoint)
+
+
 def test_traffic_and_mirror_go_out_as_whole_percentages(
     adapter: AzureMLAdapter, azure_env: AzureEnvironment, endpoint: str
 ) -> None:

@@ -51,25 +51,37 @@ class EndpointsMixin(RegistryMixin):
     def _endpoint_obj(self, name: str) -> Any:
         return self._call(f"endpoint {name!r}", self.ml.online_endpoints.get, name, read=True)
 
-    def _deployment_names(self, name: str) -> list[str]:
+    def _deployments(self, name: str) -> dict[str, str]:
+        """Azure deployment name -> the name it was requested as (its tag), for every deployment."""
         deployments = self._call(f"deployments of {name!r}",
                                  lambda: list(self.ml.online_deployments.list(endpoint_name=name)), read=True)
-        return sorted(str(d.name).lower() for d in deployments)
+        found = {}
+        for d in deployments:
+            azure = str(d.name).lower()
+            requested = (getattr(d, "tags", None) or {}).get(REQUESTED_NAME_TAG, azure)
+            found[azure] = requested if azure_name(requested) == azure else azure
+        return dict(sorted(found.items()))
 
-    def _endpoint_from(self, obj: Any, deployments: list[str]) -> Endpoint:
-        live = {str(k).lower(): int(v) for k, v in (getattr(obj, "traffic", None) or {}).items()}
-        mirror = {str(k).lower(): int(v) for k, v in (getattr(obj, "mirror_traffic", None) or {}).items() if v}
+    @staticmethod
+    def _endpoint_from(obj: Any, deployments: Mapping[str, str], live: Mapping[str, int] | None = None,
+                       mirror: Mapping[str, int] | None = None) -> Endpoint:
+        """The endpoint as callers know it: deployments under the names they asked for."""
+        if live is None:
+            live = {str(k).lower(): int(v) for k, v in (getattr(obj, "traffic", None) or {}).items()}
+        if mirror is None:
+            mirror = {str(k).lower(): int(v) for k, v in (getattr(obj, "mirror_traffic", None) or {}).items()}
         return Endpoint(name=str(obj.name), url=str(getattr(obj, "scoring_uri", "") or ""),
-                        traffic={d: live.get(d, 0) for d in deployments}, mirror=mirror)
+                        traffic={requested: int(live.get(azure, 0)) for azure, requested in deployments.items()},
+                        mirror={deployments.get(k, k): int(v) for k, v in mirror.items() if v})
 
     def get_endpoint(self, endpoint_name: str) -> Endpoint:
         name = azure_name(endpoint_name)
         obj = self._endpoint_obj(name)
-        return self._endpoint_from(obj, self._deployment_names(name))
+        return self._endpoint_from(obj, self._deployments(name))
 
     def list_endpoints(self) -> list[Endpoint]:
         endpoints = self._call("online endpoints", lambda: list(self.ml.online_endpoints.list()), read=True)
-        return [self._endpoint_from(e, self._deployment_names(e.name)) for e in endpoints
+        return [self._endpoint_from(e, self._deployments(e.name)) for e in endpoints
                 if (getattr(e, "tags", None) or {}).get(MANAGED_TAG) == "true"]
 
     def _put_endpoint(self, obj: Any, what: str) -> Any:
@@ -87,7 +99,7 @@ class EndpointsMixin(RegistryMixin):
             precheck_split({azure_name(k): v for k, v in options.traffic.items()}, None)
         try:
             self._endpoint_obj(name)
-            existing = self._deployment_names(name)
+            existing = list(self._deployments(name))
         except NotFoundError:
             self._put_endpoint(ManagedOnlineEndpoint(
                 name=name, auth_mode="key", description=f"pytest-mlgates endpoint {endpoint_name}",
@@ -119,28 +131,30 @@ class EndpointsMixin(RegistryMixin):
         shadow = {azure_name(k): v for k, v in (mirror or {}).items()}
         precheck_split(wanted, shadow)
         obj = self._endpoint_obj(name)
-        deployments = self._deployment_names(name)
+        deployments = self._deployments(name)
         try:
-            live, shadow = check_traffic(deployments, wanted, shadow, self.capabilities.max_mirror_percent)
+            live, shadow = check_traffic(list(deployments), wanted, shadow, self.capabilities.max_mirror_percent)
         except TrafficError as exc:
             raise TrafficError(f"{exc} (Azure ML endpoint {name!r})") from None
         obj.traffic = {k: v for k, v in live.items() if v}
         obj.mirror_traffic = dict(shadow)
         self._put_endpoint(obj, f"traffic of endpoint {name!r}")
-        return self.get_endpoint(name)
+        return self._endpoint_from(obj, deployments, live, shadow)
 
     def delete_deployment(self, endpoint_name: str, deployment_name: str) -> Endpoint:
         name, deployment = azure_name(endpoint_name), azure_name(deployment_name)
-        current = self.get_endpoint(name)
-        if deployment not in current.traffic:
-            raise NotFoundError(f"endpoint {name!r} has no deployment {deployment!r}; deployments: "
-                                f"{', '.join(current.traffic) or '(none)'}")
-        if current.traffic[deployment]:
-            raise TrafficError(f"deployment {deployment!r} still takes {current.traffic[deployment]}% of the live "
-                               f"traffic of {name!r}, and Azure refuses to delete it; move it away with set_traffic "
-                               f"first")
-        if current.mirror.get(deployment):
-            self.set_traffic(name, current.traffic, {})
+        obj = self._endpoint_obj(name)
+        deployments = self._deployments(name)
+        live = {str(k).lower(): int(v) for k, v in (obj.traffic or {}).items()}
+        if deployment not in deployments:
+            raise NotFoundError(f"endpoint {name!r} has no deployment {deployment_name!r}; deployments: "
+                                f"{', '.join(deployments.values()) or '(none)'}")
+        if live.get(deployment):
+            raise TrafficError(f"deployment {deployment_name!r} still takes {live[deployment]}% of the live traffic "
+                               f"of {name!r}, and Azure refuses to delete it; move it away with set_traffic first")
+        if {str(k).lower(): v for k, v in (obj.mirror_traffic or {}).items()}.get(deployment):
+            obj.mirror_traffic = {}
+            self._put_endpoint(obj, f"mirror of endpoint {name!r}")
         what = f"deployment {deployment!r} of endpoint {name!r}"
         poller = self._call(what, self.ml.online_deployments.begin_delete, name=deployment, endpoint_name=name)
         self._wait(what, poller)
