@@ -8,6 +8,7 @@ in-memory persistence, reads the port from its start-up line and stops it
 
 from __future__ import annotations
 
+import ctypes
 import datetime as _dt
 import os
 import re
@@ -23,6 +24,14 @@ ACCOUNT = "devstoreaccount1"
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 CONTAINER = "azureml-blobstore"
 _LISTENING = re.compile(r"listens on (https?://127\.0\.0\.1:(\d+))")
+
+
+def _die_with_parent() -> None:
+    """Linux: Azurite gets SIGTERM when the test process dies, even by SIGKILL, so it never outlives the run."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 class AzuriteMissing(RuntimeError):
@@ -41,6 +50,7 @@ class Azurite:
             [node, str(MAIN), "--blobHost", "127.0.0.1", "--blobPort", "0", "--inMemoryPersistence", "--silent",
              "--skipApiVersionCheck", "--loose", "--disableTelemetry"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         found: list[str] = []
         ready = threading.Event()

@@ -36,4 +36,5 @@ class AzureMLAdapter(EndpointsMixin, Adapter):
                  credential: Any = None) -> None:
         super().__init__(settings, sleep=sleep, clock=clock, credential=credential)
         # the poll interval is the workspace's setting: declared per instance
-        self.capabilities = dataclasses.replace(type(self).capabilities, poll_interval=self.config.job_poll_seconds)
+        self.capabilities = dataclasses.replace(  # type: ignore[misc]
+            type(self).capabilities, poll_interval=self.config.job_poll_seconds)

@@ -241,8 +241,14 @@ class AzureMLClient:
 
     def _wait(self, what: str, poller: Any) -> Any:
         """Wait for a long-running operation; a failed one is an AdapterError with Azure's reason."""
+        timeout = self.config.operation_timeout_seconds
         try:
-            return poller.result(timeout=self.config.operation_timeout_seconds)
+            result = poller.result(timeout=timeout)
+            if hasattr(poller, "done") and not poller.done():  # result() returns None on its timeout
+                raise AdapterError(f"the Azure operation for {what} did not finish within {timeout:g} s; it may "
+                                   f"still complete in the workspace. Raise {TABLE} operation_timeout_seconds "
+                                   f"if it needs longer")
+            return result
         except ClientAuthenticationError as exc:
             raise self._denied(what, exc) from None
         except HttpResponseError as exc:
@@ -261,3 +267,10 @@ class AzureMLClient:
                     except Exception:  # noqa: BLE001 - closing must not mask the run's result
                         pass
             self._ml = self._arm = None
+            credential, self._credential = self._credential, None
+        closer = getattr(credential, "close", None)
+        if callable(closer):
+            try:
+                closer()
+            except Exception:  # noqa: BLE001 - closing must not mask the run's result
+                pass
