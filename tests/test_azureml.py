@@ -395,6 +395,21 @@ def test_a_failed_deployment_operation_reports_azure_reason(
     adapter.delete_endpoint(f"{model}-q")
 
 
+def test_an_operation_that_never_finishes_is_an_error_after_the_timeout(
+    azure_env: AzureEnvironment, project: Path, model: str
+) -> None:
+    adapter = make_adapter(azure_env, project, operation_timeout_seconds=0.5)
+    version = new_version(azure_env, adapter, model)
+    azure_env.arm.hold_operations = True
+    try:
+        with pytest.raises(AdapterError, match="did not finish within 0.5 s.*operation_timeout_seconds"):
+            adapter.deploy_to_endpoint(f"{model}-slow", version, "blue")
+    finally:
+        azure_env.arm.hold_operations = False
+        adapter.delete_endpoint(f"{model}-slow")
+        adapter.close()
+
+
 # -- faults ----------------------------------------------------------------------------------
 def test_401_is_access_denied_at_once(adapter: AzureMLAdapter, azure_env: AzureEnvironment, model: str) -> None:
     fault = azure_env.arm.fault(401, "InvalidAuthenticationToken", lambda c: c.path.startswith("/subscriptions/"))

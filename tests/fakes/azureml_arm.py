@@ -89,6 +89,8 @@ class ArmFake:
         self.faults: list[Fault] = []
         self.slow_operations = False
         """Long-running operations answer InProgress on their first poll."""
+        self.hold_operations = False
+        """Long-running operations answer InProgress for as long as this is set."""
         self.failing_operations: dict[str, str] = {}
         """``kind`` (onlineendpoints/deployments) -> error message its next LRO fails with."""
         self.azurite_url = azurite_url
@@ -123,6 +125,7 @@ class ArmFake:
             self.faults.clear()
             self.failing_operations.clear()
             self.slow_operations = False
+            self.hold_operations = False
             self.scores.clear()
             self._original.clear()
 
@@ -398,7 +401,7 @@ class ArmFake:
             return self._error(404, "NotFound", "no such operation")
         op["polls"] += 1
         headers = {"retry-after-ms": "10"}
-        if op["polls"] < 2 and op["failure"] is None and self.slow_operations:
+        if self.hold_operations or (op["polls"] < 2 and op["failure"] is None and self.slow_operations):
             return self._json({"status": "InProgress"}, headers=headers)
         if op["failure"]:
             return self._json({"status": "Failed", "error": {"code": "DeploymentFailed", "message": op["failure"]}},

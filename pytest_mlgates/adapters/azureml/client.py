@@ -243,12 +243,12 @@ class AzureMLClient:
         """Wait for a long-running operation; a failed one is an AdapterError with Azure's reason."""
         timeout = self.config.operation_timeout_seconds
         try:
-            result = poller.result(timeout=timeout)
-            if hasattr(poller, "done") and not poller.done():  # result() returns None on its timeout
+            poller.wait(timeout=timeout)  # result(timeout) would hand an unfinished result to the SDK
+            if not poller.done():
                 raise AdapterError(f"the Azure operation for {what} did not finish within {timeout:g} s; it may "
                                    f"still complete in the workspace. Raise {TABLE} operation_timeout_seconds "
                                    f"if it needs longer")
-            return result
+            return poller.result()
         except ClientAuthenticationError as exc:
             raise self._denied(what, exc) from None
         except HttpResponseError as exc:
