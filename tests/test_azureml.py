@@ -303,6 +303,17 @@ def test_deploy_shortens_the_name_traceably_and_starts_new_deployments_at_zero(
     assert deployment.body["properties"]["model"].endswith("/versions/1") or "/models/" in deployment.body[
         "properties"]["model"]
     assert deployment.body["properties"]["instanceType"] == "Standard_DS3_v2"
+    # the serving entry of pytest_mlgates.packaging, told which model digest it may serve
+    version = adapter.get_model_version(deployment.body["tags"]["mlgates.model-version"].split(":")[0],
+                                        deployment.body["tags"]["mlgates.model-version"].split(":")[1])
+    assert deployment.body["properties"]["environmentVariables"]["MLGATES_SHA256"] == version.sha256
+    code_id = deployment.body["properties"]["codeConfiguration"]["codeId"]
+    assert deployment.body["properties"]["codeConfiguration"]["scoringScript"] == "score.py"
+    code = azure_env.arm.resource(code_id.lower())
+    assert code is not None
+    prefix = code["properties"]["codeUri"].split("/azureml-blobstore/", 1)[1]
+    files = {b.name.rsplit("/", 1)[-1] for b in azure_env.azurite.container().list_blobs(name_starts_with=prefix)}
+    assert {"score.py", "mlgates_runtime.py"} <= files
     traffic_puts = [c.body["properties"].get("traffic") for c in azure_env.arm.find("PUT", f"/onlineEndpoints/{short}")
                     if "/deployments/" not in c.path]
     assert traffic_puts[-1] == {"blue": 100}  # green came in at 0%

@@ -4,7 +4,7 @@
 ``client.py`` holds MLClient, the raw ARM pipeline, retries and error mapping;
 ``storage.py`` the datastore's blobs; ``training.py``, ``registry.py`` and
 ``endpoints.py`` the verbs; ``names.py`` Azure's naming rules; ``adapter.py``
-composes them; ``scoring/score.py`` is the scoring script deployments run.
+composes them. Deployments run pytest_mlgates.packaging's serving entry.
 
 The names below load ``adapter.py`` (and so azure-ai-ml) on first access, so
 that the settings can be checked without the SDK.

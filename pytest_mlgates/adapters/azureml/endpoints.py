@@ -14,7 +14,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,6 @@ from .registry import RegistryMixin
 
 MANAGED_TAG = "mlgates.managed"
 MODEL_TAG = "mlgates.model-version"
-SCORING_DIR = Path(__file__).resolve().parent / "scoring"
 
 
 def precheck_split(traffic: Mapping[str, Any], mirror: Mapping[str, Any] | None) -> None:
@@ -84,6 +85,20 @@ class EndpointsMixin(RegistryMixin):
         return [self._endpoint_from(e, self._deployments(e.name)) for e in endpoints
                 if (getattr(e, "tags", None) or {}).get(MANAGED_TAG) == "true"]
 
+    @contextmanager
+    def _scoring_code(self) -> Iterator[tuple[Path, str]]:
+        """(code folder, script) of deployments: ``scoring_script``'s folder, or pytest-mlgates' serving entry
+        (score.py + mlgates_runtime.py, which check the model's digest) written to a temporary folder."""
+        if self.config.scoring_script:
+            script = self.settings_path(self.config.scoring_script)
+            yield script.parent, script.name
+            return
+        from ...packaging import write_code_folder
+
+        with tempfile.TemporaryDirectory(prefix="mlgates-azureml-score-") as tmp:
+            entry = write_code_folder("azureml", Path(tmp) / "score")
+            yield entry.parent, entry.name
+
     def _put_endpoint(self, obj: Any, what: str) -> Any:
         poller = self._call(what, self.ml.online_endpoints.begin_create_or_update, obj)
         return self._wait(what, poller)
@@ -105,18 +120,20 @@ class EndpointsMixin(RegistryMixin):
                 name=name, auth_mode="key", description=f"pytest-mlgates endpoint {endpoint_name}",
                 tags={**cfg.tags, MANAGED_TAG: "true", REQUESTED_NAME_TAG: endpoint_name}), f"endpoint {name!r}")
             existing = []
-        scoring = self.settings_path(cfg.scoring_script) if cfg.scoring_script else SCORING_DIR / "score.py"
-        spec = ManagedOnlineDeployment(
-            name=deployment, endpoint_name=name, model=f"azureml:{model.name}:{model.version}",
-            environment=cfg.inference_environment or cfg.environment,
-            code_configuration=CodeConfiguration(code=str(scoring.parent), scoring_script=scoring.name),
-            instance_type=options.instance_type or cfg.instance_type,
-            instance_count=options.instance_count or cfg.instance_count,
-            tags={**cfg.tags, MODEL_TAG: model.id, "mlgates.sha256": model.sha256,
-                  REQUESTED_NAME_TAG: deployment_name})
-        what = f"deployment {deployment!r} of endpoint {name!r}"
-        poller = self._call(what, self.ml.online_deployments.begin_create_or_update, spec, skip_script_validation=True)
-        self._wait(what, poller)
+        with self._scoring_code() as (code, script):
+            spec = ManagedOnlineDeployment(
+                name=deployment, endpoint_name=name, model=f"azureml:{model.name}:{model.version}",
+                environment=cfg.inference_environment or cfg.environment,
+                code_configuration=CodeConfiguration(code=str(code), scoring_script=script),
+                environment_variables={"MLGATES_SHA256": model.sha256},  # the runtime refuses any other model
+                instance_type=options.instance_type or cfg.instance_type,
+                instance_count=options.instance_count or cfg.instance_count,
+                tags={**cfg.tags, MODEL_TAG: model.id, "mlgates.sha256": model.sha256,
+                      REQUESTED_NAME_TAG: deployment_name})
+            what = f"deployment {deployment!r} of endpoint {name!r}"
+            poller = self._call(what, self.ml.online_deployments.begin_create_or_update, spec,
+                                skip_script_validation=True)
+            self._wait(what, poller)
         if options.traffic is not None:
             return self.set_traffic(name, options.traffic)
         if not existing:  # Azure starts every deployment at 0%: the first one takes the traffic now

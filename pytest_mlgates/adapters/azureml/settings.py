@@ -41,8 +41,9 @@ class AzureMLSettings:
     inference_environment: str = ""
     """Environment of online deployments; empty means ``environment``."""
     scoring_script: str = ""
-    """Scoring script (init/run) of online deployments, relative to the project; empty: the one shipped
-    with pytest-mlgates, which serves model.joblib as ``{"instances": [...]} -> {"predictions": [...]}``."""
+    """Scoring script (init/run) of online deployments, relative to the project; its folder is uploaded.
+    Empty: pytest-mlgates' serving entry (pytest_mlgates.packaging), which checks the model's digest and
+    serves ``{"instances": [...]} -> {"predictions": [...]}``."""
     source_dir: str = ""
     """Folder uploaded as the job's code; empty means the entry point's folder."""
     experiment_name: str = "mlgates"
