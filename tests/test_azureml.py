@@ -548,3 +548,42 @@ def test_init_writes_workflows_that_log_in_with_azure_login(tmp_path: Path) -> N
     assert "azure/login@v2" in retrain and "id-token: write" in retrain
     assert "client-secret" not in retrain and "creds:" not in retrain  # OIDC, no stored secret
     assert lint_command.main([str(tmp_path / ".github" / "workflows")]) == 0
+
+
+def test_shadow_gate_on_azure_ml_deploys_both_scores_pinned_and_cleans_up(
+    pytester: pytest.Pytester, azure_env: AzureEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(pytester, azure_env, "{}")
+    pytester.makepyfile(test_gates='''
+        import pytest
+        from pytest_mlgates.gates import assert_shadow_agreement
+
+        @pytest.mark.shadow_gate
+        def test_shadow(champion_endpoint, staging_endpoint, shadow_test):
+            assert_shadow_agreement(shadow_test(champion_endpoint, staging_endpoint))
+    ''')
+    pytester.path.joinpath("data.csv").write_text("x,y\n" + "".join(f"{i},{2 * i}\n" for i in range(12)))
+    model = pytester.path.name[:20].replace("_", "-")
+    (pytester.path / "src").mkdir()
+    (pytester.path / "src" / "train.py").write_text(TRAIN_SCRIPT)
+    adapter = make_adapter(azure_env, pytester.path)
+    try:
+        champion = new_version(azure_env, adapter, model, 5.0)
+        candidate = new_version(azure_env, adapter, model, 4.0)
+        adapter.promote(model, champion.version, None)
+    finally:
+        adapter.close()
+    monkeypatch.setenv("ML_PLATFORM", "azureml")
+    start = len(azure_env.arm.calls)
+    result = pytester.runpytest("-m", "shadow_gate", "--mlgates-model-version", candidate.version,
+                                "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    calls = azure_env.arm.calls[start:]
+    created = {c.path.rsplit("/", 1)[-1] for c in calls if c.method == "PUT" and c.path.lower().rsplit("/", 2)[-2]
+               == "onlineendpoints"}
+    assert len(created) == 2 and all(len(name) <= 32 for name in created)
+    scored = {c.path.rsplit("/", 1)[-1] for c in calls if c.path.startswith("/score/")}
+    assert scored == created and all(c.headers["authorization"] == "Bearer primary-endpoint-key"
+                                     for c in calls if c.path.startswith("/score/"))
+    deleted = {c.path.rsplit("/", 1)[-1] for c in calls if c.method == "DELETE"}
+    assert deleted == created  # nothing the run deployed outlives it

@@ -417,6 +417,12 @@ class ArmFake:
         if call.headers.get("authorization") != "Bearer primary-endpoint-key":
             return self._error(401, "Unauthorized", "bad endpoint key")
         deployment = call.headers.get("azureml-model-deployment", "")
+        if not deployment:  # routed by the live split, as Azure does (here: the largest share)
+            endpoint_body = next((v for k, v in self.store.items() if k.endswith(f"/onlineendpoints/{endpoint}")), {})
+            traffic = (endpoint_body.get("properties") or {}).get("traffic") or {}
+            if not traffic:
+                return self._error(424, "NoLiveDeployment", f"endpoint {endpoint} sends no traffic anywhere")
+            deployment = max(traffic, key=lambda k: traffic[k])
         instances = (call.body or {}).get("instances", []) if isinstance(call.body, dict) else []
         self.scores.append({"endpoint": endpoint, "deployment": deployment, "body": call.body})
         return self._json({"predictions": [float(len(deployment)) for _ in instances]})
