@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import textwrap
 import threading
 import uuid
@@ -483,6 +484,14 @@ def test_credentials_never_reach_logs_or_messages(
 
 
 # -- the plugin, end to end --------------------------------------------------------------------
+# The runs below are subprocesses: the fakes are servers on 127.0.0.1 and the credentials come from the
+# environment, so a child reaches them, while an in-process run would unload the C extensions it imported
+# first (numpy cannot be loaded twice in one process) and break later tests of the same worker.
+@pytest.fixture
+def child_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ML_PLATFORM", "azureml")
+
+
 def write_project(pytester: pytest.Pytester, env: AzureEnvironment, hyperparameters: str) -> None:
     table = "\n".join(f"{k} = {json.dumps(v)}" for k, v in env.table().items())
     pytester.makefile(".toml", pyproject=textwrap.dedent(f'''
@@ -507,15 +516,15 @@ def write_project(pytester: pytest.Pytester, env: AzureEnvironment, hyperparamet
 
 
 def test_champion_gate_on_azure_ml_end_to_end(pytester: pytest.Pytester, azure_env: AzureEnvironment,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+                                              monkeypatch: pytest.MonkeyPatch, child_env: None) -> None:
     write_project(pytester, azure_env, "{ val_mae = 4.5 }")
     output = pytester.path / "github_output"
     monkeypatch.setenv("GITHUB_OUTPUT", str(output))
-    monkeypatch.setenv("ML_PLATFORM", "azureml")
     start = len(azure_env.arm.calls)
     with azure_env.run_jobs() as runner:
-        result = pytester.runpytest("-m", "champion_gate", "-p", "no:cacheprovider")
+        result = pytester.runpytest_subprocess("-m", "champion_gate", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+    assert "AZUREML_CURRENT_CLOUD" not in os.environ  # a child would look a test cloud up on the internet
     assert len(runner.ran) == 1  # the training script really ran on the fake's compute
     outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
     assert outputs["job_name"] == runner.ran[0] and outputs["challenger_val_mae"] == "4.5"
@@ -527,12 +536,11 @@ def test_champion_gate_on_azure_ml_end_to_end(pytester: pytest.Pytester, azure_e
 
 
 def test_a_job_that_fails_on_azure_fails_the_gate_with_its_message(
-    pytester: pytest.Pytester, azure_env: AzureEnvironment, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, azure_env: AzureEnvironment, child_env: None
 ) -> None:
     write_project(pytester, azure_env, "{ crash = 1 }")
-    monkeypatch.setenv("ML_PLATFORM", "azureml")
     with azure_env.run_jobs():
-        result = pytester.runpytest("-m", "champion_gate", "-p", "no:cacheprovider")
+        result = pytester.runpytest_subprocess("-m", "champion_gate", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*ended Failed*", "*something went badly wrong*"])
 
@@ -551,7 +559,7 @@ def test_init_writes_workflows_that_log_in_with_azure_login(tmp_path: Path) -> N
 
 
 def test_shadow_gate_on_azure_ml_deploys_both_scores_pinned_and_cleans_up(
-    pytester: pytest.Pytester, azure_env: AzureEnvironment, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, azure_env: AzureEnvironment, child_env: None
 ) -> None:
     write_project(pytester, azure_env, "{}")
     pytester.makepyfile(test_gates='''
@@ -573,9 +581,8 @@ def test_shadow_gate_on_azure_ml_deploys_both_scores_pinned_and_cleans_up(
         adapter.promote(model, champion.version, None)
     finally:
         adapter.close()
-    monkeypatch.setenv("ML_PLATFORM", "azureml")
     start = len(azure_env.arm.calls)
-    result = pytester.runpytest("-m", "shadow_gate", "--mlgates-model-version", candidate.version,
+    result = pytester.runpytest_subprocess("-m", "shadow_gate", "--mlgates-model-version", candidate.version,
                                 "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     calls = azure_env.arm.calls[start:]

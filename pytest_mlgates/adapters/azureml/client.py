@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import threading
 import time
@@ -35,6 +36,7 @@ from .settings import TABLE, AzureMLSettings, parse_settings
 T = TypeVar("T")
 RETRY_CAP_SECONDS = 30.0
 ARM_API_VERSION = "2023-04-01"
+CLOUD_ENV = "AZUREML_CURRENT_CLOUD"
 _CLOUD_LOCK = threading.Lock()
 _CREDENTIAL_HINT = (
     "pytest-mlgates takes credentials only from DefaultAzureCredential: in GitHub Actions use azure/login "
@@ -133,9 +135,19 @@ class AzureMLClient:
                 from azure.ai.ml import MLClient
 
                 c = self.config
+                cloud = self._cloud()
+                previous = os.environ.get(CLOUD_ENV)
                 self._ml = MLClient(self.credential, c.subscription_id, c.resource_group, c.workspace,
-                                    enable_telemetry=False, retry_total=0, user_agent="pytest-mlgates", show_progress=False,
-                                    **self._cloud())
+                                    enable_telemetry=False, retry_total=0, user_agent="pytest-mlgates",
+                                    show_progress=False, **cloud)
+                if cloud:
+                    # MLClient records the cloud's name in os.environ; a child process (a later stage, a
+                    # training subprocess) importing azure.ai.ml with a name it does not know would fetch
+                    # the public cloud list from ARM at import time and fail
+                    if previous is None:
+                        os.environ.pop(CLOUD_ENV, None)
+                    else:
+                        os.environ[CLOUD_ENV] = previous
             return self._ml
 
     @property
