@@ -553,8 +553,11 @@ def test_init_writes_workflows_that_log_in_with_azure_login(tmp_path: Path) -> N
     (tmp_path / "train.py").write_text("print('train')\n")
     assert init_command.main(["--platform", "azureml", str(tmp_path)]) == 0
     retrain = (tmp_path / ".github" / "workflows" / "mlgates-retrain.yml").read_text()
-    assert "azure/login@v2" in retrain and "id-token: write" in retrain
-    assert "client-secret" not in retrain and "creds:" not in retrain  # OIDC, no stored secret
+    setup = (tmp_path / ".github" / "actions" / "mlgates-setup" / "action.yml").read_text()
+    assert "id-token: write" in retrain and "azure-client-id: ${{ secrets.AZURE_CLIENT_ID }}" in retrain
+    assert "uses: azure/login@" in setup and "client-id: ${{ inputs.azure-client-id }}" in setup
+    for text in (retrain, setup):  # OIDC: no stored secret
+        assert "client-secret" not in text and "creds:" not in text
     assert lint_command.main([str(tmp_path / ".github" / "workflows")]) == 0
 
 
