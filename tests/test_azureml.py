@@ -397,6 +397,18 @@ def test_invoke_posts_to_the_scoring_uri_with_the_endpoint_key(
     assert azure_env.arm.find("POST", "/listKeys")
 
 
+def test_load_tests_get_the_scoring_uri_and_the_key(
+    adapter: AzureMLAdapter, azure_env: AzureEnvironment, endpoint: str
+) -> None:
+    import requests
+
+    base, path, headers = adapter.http_target(endpoint)
+    assert base == azure_env.arm.url and path == f"/score/{azure_name(endpoint)}"
+    answer = requests.post(base + path, json={"instances": [{"x": 1}]}, headers=headers, timeout=10)
+    assert answer.status_code == 200 and answer.json() == {"predictions": [4.0]}  # blue takes the traffic
+    assert "primary-endpoint-key" not in repr(adapter)
+
+
 def test_a_failed_deployment_operation_reports_azure_reason(
     adapter: AzureMLAdapter, azure_env: AzureEnvironment, model: str
 ) -> None:

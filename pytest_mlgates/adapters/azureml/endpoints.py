@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ...endpoint_client import AZUREML_DEPLOYMENT_HEADER
 from ...records import (
     AccessDeniedError,
     AdapterError,
@@ -189,6 +190,23 @@ class EndpointsMixin(RegistryMixin):
             self._scoring = {}
         return self._scoring
 
+    def _scoring_target(self, name: str) -> tuple[str, str]:
+        """(scoring URI, endpoint key) of an endpoint, read once."""
+        cache = self._scoring_cache()
+        if name not in cache:
+            obj = self._endpoint_obj(name)
+            auth = self._call(f"keys of endpoint {name!r}", self.ml.online_endpoints.get_keys, name)
+            cache[name] = (str(obj.scoring_uri), str(auth.primary_key))
+        return cache[name]
+
+    def http_target(self, endpoint_name: str) -> tuple[str, str, dict[str, str]]:
+        """The scoring URI split into (base, path) with the endpoint key: load tests POST there directly."""
+        from urllib.parse import urlsplit
+
+        uri, key = self._scoring_target(azure_name(endpoint_name))
+        parts = urlsplit(uri)
+        return f"{parts.scheme}://{parts.netloc}", parts.path or "/score", {"Authorization": f"Bearer {key}"}
+
     def invoke_endpoint(self, endpoint_name: str, body: Mapping[str, Any],
                         deployment: str | None = None) -> dict[str, Any]:
         """POST ``body`` to the scoring URI with the endpoint key; returns ``{"predictions": [...]}``."""
@@ -196,14 +214,10 @@ class EndpointsMixin(RegistryMixin):
 
         name = azure_name(endpoint_name)
         cache = self._scoring_cache()
-        if name not in cache:
-            obj = self._endpoint_obj(name)
-            auth = self._call(f"keys of endpoint {name!r}", self.ml.online_endpoints.get_keys, name)
-            cache[name] = (str(obj.scoring_uri), str(auth.primary_key))
-        uri, key = cache[name]
+        uri, key = self._scoring_target(name)
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         if deployment:
-            headers["azureml-model-deployment"] = azure_name(deployment)
+            headers[AZUREML_DEPLOYMENT_HEADER] = azure_name(deployment)
         for attempt in range(1, self.config.max_attempts + 1):
             try:
                 response = requests.post(uri, data=json.dumps(dict(body)), headers=headers, timeout=60)
