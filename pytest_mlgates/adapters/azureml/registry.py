@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
 
 from ...contract import FINGERPRINT_KEY
-from ...records import AdapterError, ConflictError, ModelVersion, NotFoundError
+from ...records import AdapterError, ConflictError, IntegrityError, ModelVersion, NotFoundError
 from .client import PreconditionFailed
 from .training import TrainingMixin
 
@@ -92,6 +93,24 @@ class RegistryMixin(TrainingMixin):
             raise NotFoundError(f"model version {version!r} of {model_name!r} is not an Azure ML version number")
         return self._call(f"model version {model_name}:{version}", self.ml.models.get, model_name,
                           version=str(int(version)), read=True)
+
+    def fetch_job_artifact(self, job_name: str, dest: Path) -> Path:
+        """Download the completed job's model output folder under ``dest``."""
+        files = self._model_files(job_name)
+        target = Path(dest) / "model"
+        for relative, blob in files.items():
+            path = target / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(self.read_blob(blob))
+        return target
+
+    def verify_artifact(self, model: ModelVersion) -> None:
+        """IntegrityError unless the job output behind ``model`` still has the registered sha256."""
+        job = str(model.tags.get("mlgates.job", ""))
+        actual = self.model_digest(job) if job else ""
+        if actual != model.sha256:
+            raise IntegrityError(f"the artifact of {model.id} ({model.artifact_uri}) has sha256 {actual or 'unknown'}, "
+                                 f"but the registry recorded {model.sha256}; re-run training to register a new version")
 
     def register_model(self, model_name: str, job_name: str, metrics: Mapping[str, Any],
                        tags: Mapping[str, str] | None = None) -> ModelVersion:
