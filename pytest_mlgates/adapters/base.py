@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..attribution import BY_ROUTER_HEADER, ServedBy
 from ..records import (
     Capabilities,
     DeadlineExceeded,
@@ -238,6 +239,12 @@ class Adapter(abc.ABC):
         endpoint, for load tests on a platform without ``direct_http``; None when there is no such way.
         The headers may hold a short-lived token: pass them on, never print them."""
         return None
+
+    def served_by(self, endpoint_name: str) -> ServedBy:
+        """How the endpoint's responses name the deployment that answered (a header, or a body field and
+        the platform's ids -> our deployment names), so load is attributed per deployment; the default is
+        the local router's ``x-mlgates-deployment`` header."""
+        return BY_ROUTER_HEADER
 
     def close(self) -> None:
         """Release clients and connections."""

@@ -6,7 +6,9 @@ Configuration comes from the JSON file named by ``MLGATES_LOAD_CONFIG``:
 ``headers``, ``duration`` (seconds, fractional allowed, counted from the
 start of the test), ``max_requests`` (stop after that many), ``rps`` (total
 target rate, as Poisson arrivals; unset means as fast as the users can go)
-and ``timeout``.
+``timeout`` and ``served_by`` (the adapter's rule naming the deployment that
+answered: a response header, or a body field and the platform's ids -> our
+names; default the ``x-mlgates-deployment`` header).
 
 Each request's latency is taken from locust's request event, which carries
 the exact ``perf_counter`` difference in milliseconds; locust's own
@@ -25,6 +27,8 @@ import time
 import gevent
 from locust import FastHttpUser, constant, events, task
 
+from pytest_mlgates.attribution import ServedBy
+
 CONFIG = json.loads(open(os.environ["MLGATES_LOAD_CONFIG"], encoding="utf-8").read())
 with open(CONFIG["payloads_file"], encoding="utf-8") as _fh:
     _PAYLOADS = json.load(_fh)
@@ -36,7 +40,8 @@ NEXT = itertools.count()
 SAMPLES: list[list[float]] = []
 ERROR_KINDS: dict[str, int] = {}
 DEPLOYMENTS: dict[str, int] = {}
-"""Deployments named by the endpoint's x-mlgates-deployment response header, in order of first sight."""
+"""Deployments named by the responses (the ``served_by`` rule), in order of first sight."""
+SERVED_BY = ServedBy.from_dict(CONFIG.get("served_by"))
 STATE = {"stopping": False}
 
 
@@ -53,6 +58,17 @@ def _error_kind(response, exception) -> str:
     return f"{type(exception).__name__}: {text[:160]}" if text else type(exception).__name__
 
 
+def _served_by(response) -> str:
+    """The deployment that answered, "" when the response does not say (connection errors included)."""
+    try:
+        headers = response.headers if response is not None else None
+    except Exception:  # no usable headers (connection error)
+        headers = None
+    if not headers:
+        return ""
+    return SERVED_BY.deployment(headers.get, response.json)
+
+
 @events.request.add_listener
 def on_request(response_time, exception, response=None, start_time=0.0, **kwargs):
     kind = -1
@@ -62,10 +78,7 @@ def on_request(response_time, exception, response=None, start_time=0.0, **kwargs
         ERROR_KINDS[name] = ERROR_KINDS.get(name, 0) + 1
         kind = index
     deployment = -1
-    try:
-        name = response.headers.get("x-mlgates-deployment") if response is not None and response.headers else None
-    except Exception:  # no usable headers (connection error)
-        name = None
+    name = _served_by(response)
     if name:
         if name not in DEPLOYMENTS:
             DEPLOYMENTS[name] = len(DEPLOYMENTS)

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..attribution import BY_ROUTER_HEADER, ServedBy
 from ..gates.load import LoadResult
 from ..rows import bodies_from_rows, read_payload_file, rows_to_instances
 
@@ -121,6 +122,7 @@ def run_load(
     check_predictions: bool = True,
     python: str | None = None,
     processes: int | None = None,
+    served_by: ServedBy | None = None,
 ) -> LoadResult:
     """Run locust headless against ``url`` and return every request's latency and outcome.
 
@@ -131,6 +133,8 @@ def run_load(
     ``processes`` > 1 runs locust's own distributed mode (``--processes``: a master and that many
     workers) so load generation scales past one core; None chooses by ``users`` and ``rps``
     (:func:`load_processes`). Every worker's samples are merged, each latency exactly as measured.
+    ``served_by`` is the adapter's rule naming the deployment that answered each request
+    (``Adapter.served_by``; default the ``x-mlgates-deployment`` header): ``LoadResult.deployments``.
     """
     payloads = [dict(b) for b in bodies]
     if not payloads:
@@ -162,6 +166,7 @@ def run_load(
                   "path": path, "headers": dict(headers or {}), "duration": float(duration),
                   "max_requests": max_requests, "rps": rps, "users": int(users), "timeout": float(timeout),
                   "check_predictions": check_predictions,
+                  "served_by": (served_by or BY_ROUTER_HEADER).to_dict(),
                   "process_max_requests": math.ceil(max_requests / processes) if max_requests else None}
         (folder / "config.json").write_text(json.dumps(config))
         env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}

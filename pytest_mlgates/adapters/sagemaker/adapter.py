@@ -24,6 +24,7 @@ boto3's default chain and are never printed.
 
 from __future__ import annotations
 
+from ...attribution import ServedBy
 from ...contract import job_name_for
 from ...records import Capabilities
 from ..base import Adapter
@@ -41,3 +42,11 @@ class SageMakerAdapter(TrainingMixin, RegistryMixin, EndpointsMixin, Adapter):
 
     name = "sagemaker"
     capabilities = Capabilities(mirroring=False, fault_injection=False, direct_http=False, poll_interval=15.0)
+
+    def served_by(self, endpoint_name: str) -> ServedBy:
+        """SageMaker runtime names the production variant that answered in a response header, and a
+        variant's name is our deployment name."""
+        return INVOKED_VARIANT
+
+
+INVOKED_VARIANT = ServedBy(header="X-Amzn-Invoked-Production-Variant")

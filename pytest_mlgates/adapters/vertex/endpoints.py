@@ -16,6 +16,7 @@ from typing import Any
 from google.cloud.aiplatform_v1 import types
 from google.protobuf import field_mask_pb2, json_format
 
+from ...attribution import ServedBy
 from ...records import AccessDeniedError, AdapterError, DeployOptions, Endpoint, ModelVersion, NotFoundError, UnsupportedError
 from ...traffic import TrafficError, check_traffic
 from . import names
@@ -224,6 +225,12 @@ class EndpointsMixin(RegistryMixin):
                 raise AccessDeniedError(f"could not get an access token for endpoint {endpoint_name!r} "
                                         f"({type(exc).__name__}); check google-auth's default chain") from None
         return self._api_base(), f"/v1/{resource}:predict", {"Authorization": f"Bearer {credentials.token}"}
+
+    def served_by(self, endpoint_name: str) -> ServedBy:
+        """Vertex names the deployed model that answered only in the predict body (``deployedModelId``, its
+        own id); our deployment name is that deployed model's display name, read from the endpoint now."""
+        deployed = self._deployments(self._get_endpoint(endpoint_name))
+        return ServedBy(body_field="deployedModelId", names={dm.id: name for name, dm in deployed.items()})
 
     def invoke_endpoint(
         self, endpoint_name: str, body: Mapping[str, Any], deployment: str | None = None
