@@ -84,6 +84,10 @@ class Call:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
+    status: int = 0
+    """The HTTP status the fake answered with (0 while the request is being served)."""
+    answer: Any = None
+    """The JSON body the fake answered with: what went back over the wire."""
 
 
 @dataclasses.dataclass
@@ -205,6 +209,7 @@ class VertexFake:
             if fault is not None:
                 raise RpcError(FAULTS[fault.kind], f"injected {fault.kind}")
             if path == "/token":
+                call.status = 200  # the token itself is never recorded
                 return Response(json.dumps({"access_token": TOKEN, "expires_in": 3600, "token_type": "Bearer"}),
                                 content_type="application/json")(environ, start_response)
             if call.headers.get("authorization") != f"Bearer {TOKEN}":
@@ -217,7 +222,9 @@ class VertexFake:
                 with self.lock:
                     result = self._route(call)
         except RpcError as exc:
+            call.status, call.answer = RPC[exc.status][1], json.loads(exc.response().get_data())
             return exc.response()(environ, start_response)
+        call.status, call.answer = 200, result
         return Response(json.dumps(result), content_type="application/json")(environ, start_response)
 
     _ROUTES: list[tuple[str, str, str]] = [
