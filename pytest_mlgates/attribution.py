@@ -41,8 +41,8 @@ class ServedBy:
 
     def deployment(self, header: Callable[[str], Any], body: Callable[[], Any]) -> str:
         """The deployment that answered, "" when the response does not say. ``header(name)`` reads a
-        response header; ``body()`` returns the parsed JSON body (asked only when a body field is declared)."""
-        raw: Any = header(self.header) if self.header else None
+        response header (asked as declared, then lower-cased, for plain dicts of headers); ``body()`` returns the parsed JSON body (asked only when a body field is declared)."""
+        raw: Any = (header(self.header) or header(self.header.lower())) if self.header else None
         if not raw and self.body_field:
             try:
                 parsed = body()

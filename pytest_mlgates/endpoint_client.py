@@ -54,6 +54,9 @@ class EndpointClient:
     load_target: Callable[[], tuple[str, str, dict[str, str]]] | None = None
     """With an invoker: (base URL, path, headers) that take plain HTTP POSTs, for load tests (the
     adapter's ``http_target``); None when the platform has no such way."""
+    served_by: Callable[[], Any] | None = None
+    """The adapter's rule naming the deployment that answered (``Adapter.served_by``, an
+    ``attribution.ServedBy``), asked when a load test starts; None: the ``x-mlgates-deployment`` header."""
 
     def __post_init__(self) -> None:
         import requests

@@ -1039,6 +1039,24 @@ class TestEndpoints:
         assert call.headers["x-amzn-sagemaker-target-variant"] == "blue"
         assert json.loads(call.body) == {"instances": [{"distance_km": 3.2}]}
 
+    def test_the_declared_rule_reads_the_variant_header_the_runtime_answers_with(
+        self, adapter: SageMakerAdapter, moto: MotoHarness
+    ) -> None:
+        import boto3
+
+        version = registered(adapter, moto)
+        adapter.deploy_to_endpoint("eta-staging", version, "blue")
+        requests.post(f"{moto.url}/moto-api/static/sagemaker/endpoint-results", json={
+            "account_id": ACCOUNT, "region": REGION,
+            "results": [{"Body": json.dumps({"predictions": [1.0]}), "ContentType": "application/json",
+                         "InvokedProductionVariant": "blue"}]}, timeout=10).raise_for_status()
+        runtime = boto3.client("sagemaker-runtime", region_name=REGION, endpoint_url=moto.url)
+        answer = runtime.invoke_endpoint(EndpointName="eta-staging", Body=b'{"instances": [{}]}',
+                                         ContentType="application/json")
+        headers = answer["ResponseMetadata"]["HTTPHeaders"]  # the raw response headers, as locust sees them
+        rule = adapter.served_by("eta-staging")
+        assert rule.deployment(headers.get, dict) == "blue" and not rule.body_field, headers
+
     def test_an_endpoint_that_fails_to_start_is_reported_and_removed(
         self, adapter: SageMakerAdapter, moto: MotoHarness
     ) -> None:

@@ -589,6 +589,7 @@ def test_staging_takes_load(staging_endpoint, load_test):
     # a short run: what is checked here is that locust reaches Vertex's predict, not the SLO's statistics
     result = load_test(staging_endpoint, users=2, duration=20, max_requests=30)
     assert len(result.latencies_ms) == 30 and all(result.ok), result.errors
+    assert set(result.deployments) == {staging_endpoint.deployment}  # named by the answers' deployedModelId
 '''
 
 
