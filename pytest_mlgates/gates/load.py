@@ -47,7 +47,7 @@ class LoadResult:
     statuses: list[int] = field(default_factory=list)
     start_times: list[float] = field(default_factory=list)
     deployments: list[str] = field(default_factory=list)
-    """Per request: the deployment that answered (the endpoint's x-mlgates-deployment header), "" if unknown."""
+    """Per request: the deployment that answered (by the adapter's ``served_by`` rule), "" if unknown."""
     output: str = ""
     """The tail of the load generator's output, for messages."""
 
