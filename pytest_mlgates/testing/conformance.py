@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from pytest_mlgates.adapters.base import Adapter
+from pytest_mlgates.attribution import ServedBy
 from pytest_mlgates.gates.champion import champion_metric_tag, compare
 from pytest_mlgates.records import (
     AccessDeniedError,
@@ -469,6 +470,10 @@ class EndpointConformance(_Base):
             for split in ({"blue": 90, "green": 10}, {"blue": 50, "green": 50}, {"blue": 0, "green": 100}):
                 assert adapter.set_traffic(endpoint_name, split).traffic == split
                 assert self.traffic_of(adapter, endpoint_name) == split
+            rule = adapter.served_by(endpoint_name)  # how load tells the two deployments' answers apart
+            assert isinstance(rule, ServedBy), f"served_by must return an attribution.ServedBy, got {rule!r}"
+            if rule.body_field:  # the platform's own ids: every deployment of the endpoint is mapped to its name
+                assert sorted(rule.names.values()) == ["blue", "green"], rule
             adapter.delete_endpoint(endpoint_name)
             with pytest.raises(NotFoundError):
                 adapter.set_traffic(endpoint_name, {"green": 100})
