@@ -7,8 +7,8 @@ SageMaker in ``X-Amzn-Invoked-Production-Variant``, and Vertex AI names its own
 deployed-model id in the prediction body (``deployedModelId``), which only the
 adapter can map back to our deployment name. The adapter declares the rule
 (``Adapter.served_by``); the load driver carries it to the locust subprocess as
-JSON and applies it there. This module imports nothing of ours: the locustfile
-loads it without the plugin.
+JSON and applies it there. This module imports nothing of ours, so the
+locustfile loads it without loading the plugin.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ DEFAULT_HEADER = "x-mlgates-deployment"
 class ServedBy:
     """How a response names the deployment that answered it.
 
-    ``header``: a response header holding the name (matched case-insensitively);
+    ``header``: a response header holding the name (either as spelled or lower-cased);
     ``body_field``: a top-level field of the JSON body holding it; ``names``:
     the platform's own ids -> our deployment names (an id missing from it is
     kept as is, so the figures show it rather than lose it).
@@ -41,7 +41,8 @@ class ServedBy:
 
     def deployment(self, header: Callable[[str], Any], body: Callable[[], Any]) -> str:
         """The deployment that answered, "" when the response does not say. ``header(name)`` reads a
-        response header (asked as declared, then lower-cased, for plain dicts of headers); ``body()`` returns the parsed JSON body (asked only when a body field is declared)."""
+        response header (asked as declared, then lower-cased, for plain dicts of headers); ``body()``
+        returns the parsed JSON body (asked only when a body field is declared and no header named one)."""
         raw: Any = (header(self.header) or header(self.header.lower())) if self.header else None
         if not raw and self.body_field:
             try:

@@ -82,12 +82,10 @@ def promote_run(pytester: pytest.Pytester, version: str) -> pytest.RunResult:
 
 
 def deployed_ids(vertex: VertexHarness) -> dict[str, str]:  # noqa: F811
-    """Our deployment name -> Vertex's deployed-model id, from every deployModel the fake completed."""
-    found = {}
-    for call in vertex.fake.requests("POST", r"^endpoints/eta-prod:deployModel$"):
-        op = vertex.fake.operations[f"{vertex.fake.prefix}/operations/{call.answer['name'].rsplit('/', 1)[-1]}"]
-        found[call.body["deployedModel"]["displayName"]] = op["response"]["deployedModel"]["id"]
-    return found
+    """Our deployment name -> Vertex's deployed-model id, from every deployModel and its answer (an operation
+    the fake completes at once)."""
+    return {call.body["deployedModel"]["displayName"]: call.answer["response"]["deployedModel"]["id"]
+            for call in vertex.fake.requests("POST", r"^endpoints/eta-prod:deployModel$")}
 
 
 def splits(vertex: VertexHarness, since: int) -> list[dict[str, int]]:  # noqa: F811
@@ -101,7 +99,7 @@ def predicts(vertex: VertexHarness, since: int) -> list[Any]:  # noqa: F811
 
 
 def figures(result: pytest.RunResult) -> list[dict[str, Any]]:
-    line = next(x for x in result.outlines if x.startswith("STEPS ") or "STEPS [" in x)
+    line = next(x for x in result.outlines if "STEPS [" in x)
     return json.loads(line[line.index("STEPS ") + len("STEPS "):])
 
 

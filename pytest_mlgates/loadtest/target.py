@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..adapters.base import Adapter
-from ..attribution import ServedBy
+from ..attribution import BY_ROUTER_HEADER, ServedBy
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class LoadTarget:
     url: str
     path: str = "/invocations"
     headers: dict[str, str] = field(default_factory=dict, repr=False)
-    served_by: ServedBy = field(default_factory=lambda: ServedBy(header="x-mlgates-deployment"))
+    served_by: ServedBy = BY_ROUTER_HEADER
 
 
 def load_target(adapter: Adapter, endpoint_name: str, url: str) -> LoadTarget:
