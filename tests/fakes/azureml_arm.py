@@ -8,7 +8,10 @@ with ``If-Match`` / ``If-None-Match``, long-running operations answered with an
 ``Azure-AsyncOperation`` status URL, ``listKeys``, ``startPendingUpload`` (a
 SAS URI into Azurite), job cancel, a managed-identity token endpoint (App
 Service style, what DefaultAzureCredential's ManagedIdentityCredential calls
-when ``IDENTITY_ENDPOINT`` is set) and a scoring URI per endpoint.
+when ``IDENTITY_ENDPOINT`` is set) and a scoring URI per endpoint, which routes
+by the live split at random by weight and names the deployment that answered in
+the ``azureml-model-deployment`` response header (``failing_deployments`` makes
+one answer 500s).
 
 Every request is recorded (method, path, api-version, body, headers) so tests
 assert on the wire. Faults answer chosen requests with an error. The server
@@ -21,6 +24,7 @@ from __future__ import annotations
 import copy
 import logging
 import json
+import random
 import threading
 import time
 import uuid
@@ -98,6 +102,10 @@ class ArmFake:
         self.azurite_key = azurite_key
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.scores: list[dict[str, Any]] = []
+        """Every scoring request as Azure routed it: endpoint, deployment (Azure's name), body, status."""
+        self.failing_deployments: dict[str, str] = {}
+        """Azure deployment name -> the error its scoring script raises on every request (a 500 naming it)."""
+        self.random = random.Random(0)
         self._original: dict[str, str] = {}
         self._request_path = ""
         import ssl
@@ -127,6 +135,8 @@ class ArmFake:
             self.slow_operations = False
             self.hold_operations = False
             self.scores.clear()
+            self.failing_deployments.clear()
+            self.random = random.Random(0)
             self._original.clear()
 
     def add_workspace(self, subscription: str, group: str, workspace: str) -> str:
@@ -414,15 +424,24 @@ class ArmFake:
         return self._json({"status": "Succeeded"}, headers=headers)
 
     def _score(self, call: Call, endpoint: str) -> Response:
+        """Azure's scoring route: a request pinned by the ``azureml-model-deployment`` header goes there, any
+        other to a deployment drawn at random by the live split's weights; the answer names the deployment
+        that scored it in the same header (also on a failing deployment's 500)."""
         if call.headers.get("authorization") != "Bearer primary-endpoint-key":
             return self._error(401, "Unauthorized", "bad endpoint key")
         deployment = call.headers.get("azureml-model-deployment", "")
-        if not deployment:  # routed by the live split, as Azure does (here: the largest share)
+        if not deployment:
             endpoint_body = next((v for k, v in self.store.items() if k.endswith(f"/onlineendpoints/{endpoint}")), {})
-            traffic = (endpoint_body.get("properties") or {}).get("traffic") or {}
+            traffic = {k: v for k, v in ((endpoint_body.get("properties") or {}).get("traffic") or {}).items() if v}
             if not traffic:
                 return self._error(424, "NoLiveDeployment", f"endpoint {endpoint} sends no traffic anywhere")
-            deployment = max(traffic, key=lambda k: traffic[k])
+            deployment = self.random.choices(list(traffic), weights=list(traffic.values()))[0]
+        deployment = deployment.lower()
+        named = {"azureml-model-deployment": deployment}
+        failure = self.failing_deployments.get(deployment)
+        self.scores.append({"endpoint": endpoint, "deployment": deployment, "body": call.body,
+                            "status": 500 if failure else 200})
+        if failure:
+            return Response(json.dumps({"message": failure}), 500, headers=named, content_type="application/json")
         instances = (call.body or {}).get("instances", []) if isinstance(call.body, dict) else []
-        self.scores.append({"endpoint": endpoint, "deployment": deployment, "body": call.body})
-        return self._json({"predictions": [float(len(deployment)) for _ in instances]})
+        return self._json({"predictions": [float(len(deployment)) for _ in instances]}, headers=named)

@@ -8,7 +8,8 @@
 - A deployment with live traffic (or the mirror) is never deleted: its share
   must be moved first.
 - Invocation posts to the endpoint's scoring URI with the endpoint key,
-  pinned to a deployment with the ``azureml-model-deployment`` header.
+  pinned to a deployment with the ``azureml-model-deployment`` header; Azure
+  names the deployment that answered in the same response header (``served_by``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ...attribution import ServedBy
 from ...endpoint_client import AZUREML_DEPLOYMENT_HEADER
 from ...records import (
     AccessDeniedError,
@@ -206,6 +208,11 @@ class EndpointsMixin(RegistryMixin):
         uri, key = self._scoring_target(azure_name(endpoint_name))
         parts = urlsplit(uri)
         return f"{parts.scheme}://{parts.netloc}", parts.path or "/score", {"Authorization": f"Bearer {key}"}
+
+    def served_by(self, endpoint_name: str) -> ServedBy:
+        """Azure names the deployment that scored a request in the ``azureml-model-deployment`` response
+        header, under its own (possibly shortened) name: mapped back to the names deployments were asked as."""
+        return ServedBy(header=AZUREML_DEPLOYMENT_HEADER, names=self._deployments(azure_name(endpoint_name)))
 
     def invoke_endpoint(self, endpoint_name: str, body: Mapping[str, Any],
                         deployment: str | None = None) -> dict[str, Any]:
