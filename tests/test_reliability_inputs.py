@@ -4,11 +4,8 @@ with a space, unbounded output, serving parser refusals, lost promotion races, a
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -23,23 +20,11 @@ from pytest_mlgates.records import ConflictError, StateError
 from conftest import write_project
 from test_serving import model_dir, server  # noqa: F401 - the real model server, started once for this module
 
+from cli_runs import GATE, mlgates
 from leftovers import no_leftover_processes  # noqa: F401 - autouse: nothing outlives a test
 
 pytest_plugins = ["pytester"]
-MLGATES = str(Path(sys.executable).parent / "mlgates")
-GATE = textwrap.dedent('''
-    import pytest
-    from pytest_mlgates.gates import assert_non_inferior
 
-    @pytest.mark.champion_gate
-    def test_gate(challenger, champion):
-        assert_non_inferior(challenger, champion)
-''')
-
-
-def mlgates(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ML_PLATFORM", "MLGATES_"))}
-    return subprocess.run([MLGATES, *args], cwd=folder, capture_output=True, text=True, timeout=120, env=env)
 
 
 # -- bad training data: named before it reaches the training script -------------------------------

@@ -6,8 +6,6 @@ rollout, and pytester runs for marker arguments.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -21,15 +19,11 @@ from pytest_mlgates.release.ledger import record_stage
 
 from conftest import write_project
 
+from cli_runs import mlgates
 from leftovers import no_leftover_processes  # noqa: F401 - autouse: nothing outlives a test
 
 pytest_plugins = ["pytester"]
-MLGATES = str(Path(sys.executable).parent / "mlgates")
 
-
-def mlgates(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("ML_PLATFORM", "MLGATES_"))}
-    return subprocess.run([MLGATES, *args], cwd=folder, capture_output=True, text=True, timeout=120, env=env)
 
 
 @pytest.fixture

@@ -5,11 +5,7 @@ Through the ``mlgates`` console script in a subprocess and pytester runs of the 
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -20,23 +16,11 @@ from pytest_mlgates.records import StateError, TrainingSpec
 
 from conftest import write_project
 
+from cli_runs import GATE, mlgates
 from leftovers import no_leftover_processes  # noqa: F401 - autouse: nothing outlives a test
 
 pytest_plugins = ["pytester"]
-MLGATES = str(Path(sys.executable).parent / "mlgates")
-GATE = textwrap.dedent('''
-    import pytest
-    from pytest_mlgates.gates import assert_non_inferior
 
-    @pytest.mark.champion_gate
-    def test_gate(challenger, champion):
-        assert_non_inferior(challenger, champion)
-''')
-
-
-def mlgates(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ML_PLATFORM", "MLGATES_"))}
-    return subprocess.run([MLGATES, *args], cwd=folder, capture_output=True, text=True, timeout=120, env=env)
 
 
 @pytest.fixture
