@@ -29,21 +29,9 @@ from pytest_mlgates.config import Settings  # noqa: E402
 from pytest_mlgates.records import TrainingSpec  # noqa: E402
 from pytest_mlgates.release.ledger import record_stage, stage_outcome  # noqa: E402
 from pytest_mlgates.release.rollout import JOURNAL  # noqa: E402
+from rollout_projects import COMMIT, ENDPOINT, USERS, write_rollout_project  # noqa: E402
 
 pytest_plugins = ["pytester"]
-COMMIT = "89abcdef0123456789abcdef0123456789abcdef"
-USERS = 3
-ENDPOINT = "eta-prod"
-
-PROMOTION_TEST = '''
-import json
-import pytest
-
-@pytest.mark.promotion_gate
-def test_rollout(rollout):
-    verdict = rollout.run()
-    print("STEPS", json.dumps(verdict.figures["steps"]))
-'''
 
 
 @pytest.fixture(scope="session")
@@ -80,20 +68,7 @@ def gated(env: AzureEnvironment, root: Path, champion: str | None) -> str:
 def user_project(pytester: pytest.Pytester, azure_env: AzureEnvironment, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A user project on Azure ML: version 1 is the champion; the rollout settings are short."""
     azure_env.reset()
-    root = pytester.path
-    (root / "src").mkdir()
-    (root / "src" / "train.py").write_text("print('training')\n")
-    (root / "data.csv").write_text("x,y\n" + "".join(f"{i},{2 * i}\n" for i in range(1, 41)))
-    pytester.makepyfile(test_promotion=PROMOTION_TEST)
-    table = "\n".join(f"{k} = {json.dumps(v)}" for k, v in azure_env.table().items())
-    (root / "pyproject.toml").write_text(
-        '[tool.mlgates]\nmodel_name = "eta"\n\n[tool.mlgates.training]\nentry_point = "src/train.py"\n'
-        'data = "data.csv"\ntarget = "y"\n\n'
-        f'[tool.mlgates.rollout]\nsteps = [10, 50, 100]\nbake_seconds = 1.5\nusers = {USERS}\n'
-        f'p99_ms = 2000\nmax_error_rate = 0.01\nendpoint = "{ENDPOINT}"\n\n'
-        f'[tool.mlgates.azureml]\n{table}\n')
-    monkeypatch.setenv("ML_PLATFORM", "azureml")
-    monkeypatch.chdir(root)
+    root = write_rollout_project(pytester, monkeypatch, "azureml", azure_env.table())
     champion = gated(azure_env, root, None)
     adapter = make_adapter(azure_env, root)
     try:

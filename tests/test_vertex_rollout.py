@@ -28,38 +28,14 @@ from vertex_harness import gcp_env, gcs_emulator, vertex, vertex_fake  # noqa: F
 from pytest_mlgates.adapters.vertex import VertexAdapter  # noqa: F401
 from pytest_mlgates.release.ledger import record_stage, stage_outcome
 from pytest_mlgates.release.rollout import JOURNAL
+from rollout_projects import COMMIT, USERS, write_rollout_project
 
-COMMIT = "89abcdef0123456789abcdef0123456789abcdef"
-USERS = 3
-
-PROMOTION_TEST = '''
-import json
-import pytest
-
-@pytest.mark.promotion_gate
-def test_rollout(rollout):
-    verdict = rollout.run()
-    print("STEPS", json.dumps(verdict.figures["steps"]))
-'''
 
 
 @pytest.fixture
 def user_project(pytester: pytest.Pytester, vertex: VertexHarness, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: F811
     """A user project on Vertex: version 1 is the champion; the rollout settings are short."""
-    root = pytester.path
-    (root / "src").mkdir()
-    (root / "src" / "train.py").write_text("print('training')\n")
-    (root / "data.csv").write_text("x,y\n" + "".join(f"{i},{2 * i}\n" for i in range(1, 41)))
-    pytester.makepyfile(test_promotion=PROMOTION_TEST)
-    table = "\n".join(f"{k} = {json.dumps(v)}" for k, v in vertex.table().items())
-    (root / "pyproject.toml").write_text(
-        '[tool.mlgates]\nmodel_name = "eta"\n\n[tool.mlgates.training]\nentry_point = "src/train.py"\n'
-        'data = "data.csv"\ntarget = "y"\n\n'
-        f'[tool.mlgates.rollout]\nsteps = [10, 50, 100]\nbake_seconds = 1.5\nusers = {USERS}\n'
-        'p99_ms = 2000\nmax_error_rate = 0.01\nendpoint = "eta-prod"\n\n'
-        f'[tool.mlgates.vertex]\n{table}\n')
-    monkeypatch.setenv("ML_PLATFORM", "vertex")
-    monkeypatch.chdir(root)
+    root = write_rollout_project(pytester, monkeypatch, "vertex", vertex.table())
     champion = gated(vertex, root, None)
     vertex.adapter(root).promote("eta", champion, None, tags={})
     return root
