@@ -5,6 +5,13 @@ wrote it. A hostile or broken file (one that exits, crashes the interpreter,
 loops or eats memory) may take down the child, never pytest. One child per
 registration: it loads the model once and predicts on a few validation rows.
 
+When the platform serves the model with an entry of a known convention
+(``Adapter.serving_entry()``), the same child then runs that entry from a code
+folder, the way the platform's runtime calls it, on the same rows
+(pytest_mlgates.entry_proof), with ``MLGATES_SHA256`` set to the digest that will
+be registered. The first step has the project folder on the path, as the local
+platform serves it; the entry's step does not, as no cloud container has it.
+
 Run as ``python -m pytest_mlgates.artifact_proof MODEL_DIR ROWS_JSON``; prints
 one JSON line ``{"ok": true, "predictions": N}`` or ``{"ok": false, "error": ...}``.
 """
@@ -24,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .adapters.base import Adapter
     from .config import Settings
+    from .packaging import ServingEntry
 
 PROOF_ROWS = 5
 """Validation rows the model must predict on."""
@@ -46,15 +54,19 @@ def prove_artifact(
     trusted: Sequence[str] = (),
     timeout: float = PROOF_TIMEOUT_SECONDS,
     drop: Sequence[str] = (),
+    entry: ServingEntry | None = None,
+    project: str | os.PathLike[str] | None = None,
 ) -> int:
     """Load the model in ``model_dir`` in a child process and predict ``rows``; the number of predictions.
 
     ``rows`` is a list of instances or a file of them (the child reads it, minus
     the ``drop`` columns and past the first PROOF_ROWS rows, so pytest never imports pandas).
+    ``entry``: the serving entry the platform will serve it with, run next on the same rows.
+    ``project``: the project folder, on the child's path while it loads the model, off it for the entry.
 
     Raises ArtifactProofError when the child cannot load the model, it has no
-    predict, the predictions do not match the rows, or the child crashes or
-    hangs (it is killed with its whole process group).
+    predict, the predictions do not match the rows, the entry cannot serve it,
+    or the child crashes or hangs (it is killed with its whole process group).
     """
     is_file = isinstance(rows, (str, os.PathLike))
     if not is_file and not rows:
@@ -62,10 +74,16 @@ def prove_artifact(
                                  "data or [tool.mlgates.load] payloads to a local file of feature rows")
     with tempfile.TemporaryDirectory(prefix="mlgates-proof-") as tmp:
         rows_file = Path(tmp) / "rows.json"
-        spec = {"file": os.fspath(rows), "drop": list(drop)} if is_file else {"rows": list(rows)}  # type: ignore[arg-type]
+        spec: dict[str, Any] = ({"file": os.fspath(rows), "drop": list(drop)} if is_file
+                                else {"rows": list(rows)})  # type: ignore[arg-type]
+        env = {**os.environ, "MLGATES_SKOPS_TRUSTED": ",".join(trusted), "PYTHONDONTWRITEBYTECODE": "1"}
+        if project:
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (os.fspath(project), env.get("PYTHONPATH", "")) if p)
+        if entry is not None:
+            spec["serve"] = _entry_spec(entry, Path(tmp), project)
+            env["MLGATES_SHA256"] = _digest(model_dir)  # the digest register_model records
         rows_file.write_text(json.dumps(spec, default=str))
-        env = {**os.environ, "MLGATES_SKOPS_TRUSTED": ",".join(trusted)}
-        proc = subprocess.Popen([sys.executable, "-m", "pytest_mlgates.artifact_proof", str(model_dir),
+        proc = subprocess.Popen([sys.executable, "-m", "pytest_mlgates.artifact_proof", os.path.abspath(model_dir),
                                  str(rows_file)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, cwd=tmp, env=env, start_new_session=True)
         try:
@@ -88,6 +106,11 @@ def prove_artifact(
             break
     if proc.returncode == 0 and result.get("ok"):
         return int(result["predictions"])
+    if result.get("stage") == "serve":
+        raise ArtifactProofError(
+            f"the model in {model_dir} loads and predicts, but the {result['convention']} serving entry "
+            f"{result['entry']} could not serve it as {result['runtime']} calls it: {result['error']}.\n"
+            f"Fix: {result['fix']}.\nThe version was not registered and no endpoint was created.")
     if result.get("error"):
         problem = str(result["error"])
     elif proc.returncode < 0:
@@ -98,6 +121,32 @@ def prove_artifact(
     raise ArtifactProofError(f"the model artifact in {model_dir} did not prove it loads and predicts: {problem}"
                              + (f"\n--- loader output ---\n{tail}" if tail and not result.get("error") else "")
                              + "\nThe version was not registered; fix the training script's model output.")
+
+
+def _entry_spec(entry: ServingEntry, tmp: Path, project: str | os.PathLike[str] | None) -> dict[str, str]:
+    """The code folder the platform gets: the user's entry's own folder, or this package's entry written out."""
+    from .packaging import CONVENTIONS, write_code_folder
+
+    if entry.convention not in CONVENTIONS:
+        raise ArtifactProofError(f"serving entry convention {entry.convention!r} is not one of "
+                                 f"{', '.join(CONVENTIONS)}; the adapter's serving_entry() is wrong")
+    if entry.script is not None:
+        code, script = Path(entry.script).parent, Path(entry.script).name
+    else:
+        try:
+            path = write_code_folder(entry.convention, tmp / "code")
+        except ValueError as exc:
+            raise ArtifactProofError(f"{exc}, so registration cannot prove the model is served; the version was "
+                                     f"not registered") from None
+        code, script = path.parent, path.name
+    return {"convention": entry.convention, "code": str(code), "script": script,
+            "project": os.fspath(project) if project else ""}
+
+
+def _digest(model_dir: str | os.PathLike[str]) -> str:
+    from .contract import digest_dir
+
+    return digest_dir(model_dir)
 
 
 def proof_rows(settings: Settings) -> Path:
@@ -127,7 +176,8 @@ def prove_job_artifact(adapter: Adapter, settings: Settings, job_name: str) -> i
         except NotImplementedError as exc:
             raise ArtifactProofError(str(exc)) from None
         target = settings.training.target
-        return prove_artifact(model_dir, rows, settings.skops_trusted, drop=[target] if target else [])
+        return prove_artifact(model_dir, rows, settings.skops_trusted, drop=[target] if target else [],
+                              entry=adapter.serving_entry(), project=Path(settings.root).resolve())
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -173,6 +223,24 @@ def _prove(model_dir: str, rows_file: str) -> dict[str, Any]:
         return {"ok": False, "error": f"predict() returned a {type(predictions).__name__}, not one prediction per row"}
     if count != len(rows):
         return {"ok": False, "error": f"predict() returned {count} predictions for {len(rows)} rows"}
+    if "serve" in spec:
+        return _serve(spec["serve"], model_dir, rows, Path(rows_file).parent)
+    return {"ok": True, "predictions": count}
+
+
+def _serve(serve: dict[str, str], model_dir: str, rows: list[dict[str, Any]], work: Path) -> dict[str, Any]:
+    from .entry_proof import RUNTIMES, EntryError, serve_rows
+
+    verdict = {"ok": False, "stage": "serve", "convention": serve["convention"], "entry": serve["script"],
+               "runtime": RUNTIMES[serve["convention"]]}
+    try:
+        count = serve_rows(serve["convention"], Path(serve["code"]), serve["script"], Path(model_dir), rows,
+                           serve["project"], work)
+    except EntryError as exc:
+        return {**verdict, "error": str(exc), "fix": exc.fix}
+    except Exception as exc:  # noqa: BLE001 - whatever the entry raises is the verdict
+        return {**verdict, "error": f"it raised {type(exc).__name__}: {_cap(str(exc), 500)}",
+                "fix": "run the entry on a few rows locally and fix what it raises"}
     return {"ok": True, "predictions": count}
 
 

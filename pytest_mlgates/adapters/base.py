@@ -12,7 +12,7 @@ import abc
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..attribution import BY_ROUTER_HEADER, ServedBy
 from ..records import (
@@ -27,6 +27,9 @@ from ..records import (
     TrainingSpec,
     UnsupportedError,
 )
+
+if TYPE_CHECKING:
+    from ..packaging import ServingEntry
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -119,6 +122,12 @@ class Adapter(abc.ABC):
         raise NotImplementedError(
             f"the {self.name} adapter does not implement fetch_job_artifact(), so registration cannot prove "
             f"that the model of {job_name!r} loads and predicts; the version was not registered")
+
+    def serving_entry(self) -> ServingEntry | None:
+        """The entry this platform will serve registered models with, which registration runs on a few
+        validation rows first (pytest_mlgates.entry_proof); None when it serves with no entry registration
+        can run (the local platform, a bring-your-own image)."""
+        return None
 
     def verify_artifact(self, model: ModelVersion) -> None:
         """Raise IntegrityError unless the stored artifact of ``model`` still has the registered sha256.

@@ -10,6 +10,7 @@ imports pytest-mlgates, which the serving containers do not have.
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -20,6 +21,22 @@ ENTRIES: dict[str, tuple[str, str]] = {
 }
 RUNTIME = "mlgates_runtime.py"
 VERTEX_PREDICTOR_CLASS = "MlgatesPredictor"
+CONVENTIONS = ("azureml", "vertex", "sagemaker")
+"""How each platform's runtime calls an entry: Azure's init()/run(raw), Vertex's predictor class
+(load/preprocess/predict/postprocess), SageMaker's model_fn/input_fn/predict_fn/output_fn."""
+
+
+@dataclass(frozen=True)
+class ServingEntry:
+    """The entry a platform will serve a registered model with, so registration can run it first.
+
+    ``convention`` is how that platform's runtime calls it (one of CONVENTIONS). ``script`` is the
+    user's own entry file (its folder is the code folder the platform gets); None means the entry
+    of this package for the convention (``write_code_folder(convention, ...)``).
+    """
+
+    convention: str
+    script: Path | None = None
 
 
 def write_code_folder(platform: str, dest: Path) -> Path:

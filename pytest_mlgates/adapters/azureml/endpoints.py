@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...attribution import ServedBy
 from ...endpoint_client import AZUREML_DEPLOYMENT_HEADER
@@ -35,6 +35,9 @@ from ...records import (
 from ...traffic import TrafficError, check_traffic
 from .names import REQUESTED_NAME_TAG, azure_name
 from .registry import RegistryMixin
+
+if TYPE_CHECKING:
+    from ...packaging import ServingEntry
 
 MANAGED_TAG = "mlgates.managed"
 MODEL_TAG = "mlgates.model-version"
@@ -87,6 +90,14 @@ class EndpointsMixin(RegistryMixin):
         endpoints = self._call("online endpoints", lambda: list(self.ml.online_endpoints.list()), read=True)
         return [self._endpoint_from(e, self._deployments(e.name)) for e in endpoints
                 if (getattr(e, "tags", None) or {}).get(MANAGED_TAG) == "true"]
+
+    def serving_entry(self) -> ServingEntry:
+        """Deployments serve with ``scoring_script`` or pytest-mlgates' score.py, called by
+        azureml-inference-server-http's init()/run(); registration runs it first."""
+        from ...packaging import ServingEntry
+
+        script = self.settings_path(self.config.scoring_script) if self.config.scoring_script else None
+        return ServingEntry("azureml", script)
 
     @contextmanager
     def _scoring_code(self) -> Iterator[tuple[Path, str]]:

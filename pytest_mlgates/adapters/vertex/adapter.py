@@ -15,12 +15,15 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...records import Capabilities
 from ..base import Adapter
 from .endpoints import EndpointsMixin
 from .settings import VertexSettings, parse_settings
+
+if TYPE_CHECKING:
+    from ...packaging import ServingEntry
 
 __all__ = ["VertexAdapter", "VertexSettings", "parse_settings"]
 
@@ -37,3 +40,10 @@ class VertexAdapter(EndpointsMixin, Adapter):
         # the declared poll interval is the table's job_poll_seconds (30 s unless set)
         self.capabilities = dataclasses.replace(type(self).capabilities,  # type: ignore[misc]
                                                 poll_interval=self.config.job_poll_seconds)
+
+    def serving_entry(self) -> ServingEntry | None:
+        """The mlgates predictor when the table says ``serving_image`` runs it (``mlgates_predictor``); any
+        other image is the user's own, which registration cannot run."""
+        from ...packaging import ServingEntry
+
+        return ServingEntry("vertex") if self.config.mlgates_predictor else None

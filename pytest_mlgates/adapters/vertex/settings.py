@@ -45,6 +45,9 @@ class VertexSettings:
     """Folder staged with the entry point; empty means the entry point file alone."""
     serving_image: str = ""
     """Serving container of registered models (a prebuilt prediction image or your own)."""
+    mlgates_predictor: bool = False
+    """True: serving_image is a custom prediction routine image running pytest-mlgates' predictor
+    (``write_code_folder("vertex", dir)``); registration then runs MlgatesPredictor on a few rows first."""
     predict_route: str = "/invocations"
     """The serving container's predict route (the mlgates serving contract by default)."""
     health_route: str = "/ping"
