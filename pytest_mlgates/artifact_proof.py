@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .adapters.base import Adapter
     from .config import Settings
     from .packaging import ServingEntry
+    from .records import ModelVersion
 
 PROOF_ROWS = 5
 """Validation rows the model must predict on."""
@@ -178,6 +179,20 @@ def prove_job_artifact(adapter: Adapter, settings: Settings, job_name: str) -> i
         target = settings.training.target
         return prove_artifact(model_dir, rows, settings.skops_trusted, drop=[target] if target else [],
                               entry=adapter.serving_entry(), project=Path(settings.root).resolve())
+
+
+def register_proven(adapter: Adapter, settings: Settings, job_name: str, metrics: Mapping[str, Any],
+                    tags: Mapping[str, str] | None = None) -> ModelVersion:
+    """Register the job's model as a new version of ``settings.model_name``, but only once the artifact and
+    the entry the platform serves it with proved themselves (one child process); else ArtifactProofError,
+    and nothing is registered, so no endpoint can ever serve it."""
+    from .records import AdapterError
+
+    try:
+        prove_job_artifact(adapter, settings, job_name)
+    except AdapterError as exc:  # the artifact could not even be fetched
+        raise ArtifactProofError(str(exc)) from None
+    return adapter.register_model(settings.model_name, job_name, metrics, tags)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

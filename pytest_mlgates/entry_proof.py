@@ -180,8 +180,7 @@ def _call(step: str, fn: Callable[..., Any], *args: Any) -> Any:
 def _azureml(code: Path, script: str, model_dir: Path, body: str, work: Path) -> Any:
     _stand_in("azureml_inference_server_http.api.aml_response", AMLResponse=_AMLResponse)
     mounted = work / "azureml-models" / "model" / "1"  # Azure mounts a model folder as <dir>/<folder name>
-    mounted.mkdir(parents=True)
-    (mounted / model_dir.name).symlink_to(model_dir.resolve(), target_is_directory=True)
+    shutil.copytree(model_dir, mounted / model_dir.name)  # a real folder, as the deployment downloads it
     os.environ["AZUREML_MODEL_DIR"] = str(mounted)
     os.environ["AML_APP_ROOT"] = str(code)
     sys.path.append(str(code))
