@@ -40,6 +40,13 @@ RUNTIMES = {
                  "predict_fn(data, model), output_fn(prediction, accept))",
 }
 
+SERVING_ENVIRONMENT = {
+    "azureml": "[tool.mlgates.azureml] inference_environment",
+    "vertex": "the [tool.mlgates.vertex] serving_image",
+    "sagemaker": "the serving image (or a requirements.txt beside inference.py)",
+}
+_where = ["the serving environment"]
+
 
 class EntryError(Exception):
     """The entry cannot serve the model; ``str`` says what is missing or wrong, ``fix`` what to do."""
@@ -56,6 +63,7 @@ def serve_rows(convention: str, code: Path, script: str, model_dir: Path, rows: 
     if not entry.is_file():
         raise EntryError(f"there is no entry file {entry}",
                          f"write the entry, or unset the setting that names it to serve with pytest-mlgates' own")
+    _where[0] = SERVING_ENVIRONMENT[convention]
     _leave_project(project, code)
     body = json.dumps({"instances": rows})
     run = {"azureml": _azureml, "vertex": _vertex, "sagemaker": _sagemaker}[convention]
@@ -163,7 +171,7 @@ def _failure(step: str, exc: BaseException) -> EntryError:
         return EntryError(
             f"{text}: {what} cannot be imported where the model is served",
             "the serving environment has the code folder and its installed packages, not your project folder: "
-            "install that module into the serving environment (its image or environment), or save a model "
+            f"install that module into the serving environment ({_where[0]}), or save a model "
             "built only from installed classes (for example scikit-learn's)")
     return EntryError(text, "run the entry on a few rows locally and fix what it raises")
 
