@@ -44,8 +44,11 @@ def input_fn(body: Any, content_type: str) -> Any:
     if _media(content_type) not in ("", JSON):
         return Refusal(415, f"send the request as {JSON}, not {content_type}")
     try:
-        return runtime.instances_of(body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body)
-    except (ValueError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
+        text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
+        return runtime.instances_of(json.loads(text) if isinstance(text, str) else text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return Refusal(400, f'the request body is not JSON ({exc}); send {{"instances": [{{feature: value}}, ...]}}')
+    except ValueError as exc:
         return Refusal(400, str(exc))
 
 
