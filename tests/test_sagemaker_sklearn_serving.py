@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from pytest_mlgates.adapters.sagemaker.images import sklearn_image_uri
 from pytest_mlgates.config import ConfigError
 from pytest_mlgates.contract import digest_dir
 from pytest_mlgates.records import IntegrityError, TrainingSpec
@@ -141,6 +142,7 @@ def test_a_package_changed_after_registration_is_never_deployed(moto: MotoHarnes
     adapter, _, _, version = trained_and_deployed(moto, tmp_path, classifier_project, deploy=False)
     (registered,) = moto.recorder.find("CreateModelPackage")
     container = registered.json()["InferenceSpecification"]["Containers"][0]
+    adapter.verify_artifact(version)  # as registered: both digests hold
     package = unpack(s3_bytes(moto, container["ModelDataUrl"]), tmp_path / "package")
     inference = package / "code" / "inference.py"
     inference.write_text(inference.read_text() + "\nprint('changed')\n")  # one line of the handler changed
@@ -209,6 +211,8 @@ def test_the_serving_setting_is_checked(moto: MotoHarness, tmp_path: Path) -> No
     assert own.serving_image() == "1.dkr/mirror:1"
     assert make_adapter(moto, tmp_path, serving="sklearn").serving_image() == STOCK_IMAGE
     assert sagemaker_table(moto)["image_uri"] == make_adapter(moto, tmp_path).serving_image()  # "image": today's
+    assert sklearn_image_uri("cn-north-1", "1.4-2-py312") == (
+        "450853457545.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-scikit-learn:1.4-2-py312-cpu-py3")
 
 
 def test_the_handler_answers_the_serving_contract_without_the_serving_stack(tmp_path: Path) -> None:
