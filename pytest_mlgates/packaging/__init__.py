@@ -1,7 +1,8 @@
 """What each cloud's own serving runtime loads to answer the serving contract.
 
 The trained model folder is served as it is; beside it, a code folder holds the
-platform's entry (Azure ML's ``score.py``, Vertex AI's ``predictor.py``) and
+platform's entry (Azure ML's ``score.py``, Vertex AI's ``predictor.py``,
+SageMaker's ``inference.py``) and
 ``mlgates_runtime.py``, which loads the model after checking its digest and
 turns ``{"instances": [...]}`` into ``{"predictions": [...]}``. None of it
 imports pytest-mlgates, which the serving containers do not have.
@@ -18,6 +19,7 @@ from pathlib import Path
 ENTRIES: dict[str, tuple[str, str]] = {
     "azureml": ("azureml_score.py", "score.py"),
     "vertex": ("vertex_predictor.py", "predictor.py"),
+    "sagemaker": ("sagemaker_inference.py", "inference.py"),
 }
 RUNTIME = "mlgates_runtime.py"
 VERTEX_PREDICTOR_CLASS = "MlgatesPredictor"

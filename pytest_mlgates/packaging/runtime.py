@@ -22,11 +22,14 @@ from typing import Any
 MODEL_FILES = ("model.joblib", "model.skops")
 
 
-def digest_dir(folder: Path) -> str:
-    """sha256 over every file (relative path and content), order independent."""
+def digest_dir(folder: Path, skip: tuple[str, ...] = ()) -> str:
+    """sha256 over every file (relative path and content), order independent; top-level entries named in
+    ``skip`` (a package's own ``code/`` folder) are not part of the trained artifact and are left out."""
     outer = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         rel = path.relative_to(folder).as_posix()
+        if rel.split("/", 1)[0] in skip:
+            continue
         inner = hashlib.sha256()
         with path.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -44,16 +47,18 @@ def find_model_dir(root: Path) -> Path:
     raise RuntimeError(f"no {' or '.join(MODEL_FILES)} under {root}: the package holds no model")
 
 
-def load_verified(root: Path, sha256: str) -> Any:
-    """Load the model only if the trained files still have the registered digest."""
+def load_verified(root: Path, sha256: str, skip: tuple[str, ...] = ()) -> Any:
+    """Load the model only if the trained files still have the registered digest (``skip``: top-level
+    entries the package added beside them, such as SageMaker's ``code/``)."""
     folder = find_model_dir(root)
     if not sha256:
         raise RuntimeError("MLGATES_SHA256 is not set: the deployment must carry the registered digest of the "
                            "trained artifact, and a model that cannot be verified is not served")
-    actual = digest_dir(folder)
+    actual = digest_dir(folder, skip)
     if actual != sha256:
-        raise RuntimeError(f"the trained artifact in {folder} has sha256 {actual}, but {sha256} was registered; "
-                           f"deploy a freshly registered version")
+        raise RuntimeError(f"the trained artifact in {folder} has sha256 {actual}, but {sha256} was registered "
+                           f"(the trained artifact's digest, checked at start-up); deploy a freshly registered "
+                           f"version")
     path = next(folder / name for name in MODEL_FILES if (folder / name).is_file())
     if path.suffix == ".skops":
         import skops.io as sio

@@ -4,7 +4,9 @@
 ``client.py`` holds the boto3 plumbing and error mapping; ``storage.py`` S3;
 ``training.py``, ``registry.py`` (with ``lock.py``, the promotion lock) and
 ``endpoints.py`` the verbs; ``adapter.py`` composes them; ``metadata.py``
-encodes gate metadata into model package properties.
+encodes gate metadata into model package properties; ``served.py`` builds and
+checks the package that the stock scikit-learn image serves, whose image
+``images.py`` locates.
 
 The names below load ``adapter.py`` (and so boto3) on first access, so that the
 settings can be checked without the SDK.

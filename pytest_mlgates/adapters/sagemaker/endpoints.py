@@ -21,6 +21,7 @@ from .client import (
     _weights_to_percent,
     resource_name,
 )
+from .metadata import decode_properties
 from .storage import StorageMixin
 
 MODEL_VERSION_TAG = "mlgates:model-version"
@@ -125,6 +126,8 @@ class EndpointsMixin(StorageMixin):
             current = _weights_to_percent(list(existing.get("ProductionVariants") or []))
             weights = {name: current.get(name, 0) for name in names}
         container = dict(((package.get("InferenceSpecification") or {}).get("Containers") or [{}])[0])
+        internal = decode_properties(package.get("CustomerMetadataProperties")).internal
+        self._verify_served(model.id, container, internal)  # type: ignore[attr-defined]
         aws_tags = [{"Key": k, "Value": v} for k, v in self.config.tags.items()] + [
             {"Key": MODEL_VERSION_TAG, "Value": model.id[:256]}]
         stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime()) + secrets.token_hex(2)
@@ -151,7 +154,8 @@ class EndpointsMixin(StorageMixin):
                    PrimaryContainer={"Image": container.get("Image") or self.config.inference_image_uri
                                      or self.config.image_uri,
                                      "ModelDataUrl": container.get("ModelDataUrl") or model.artifact_uri,
-                                     "Environment": {"MLGATES_MODEL": model.id[:1024],
+                                     "Environment": {**(container.get("Environment") or {}),
+                                                     "MLGATES_MODEL": model.id[:1024],
                                                      "MLGATES_SHA256": model.sha256}},
                    Tags=aws_tags)
         try:

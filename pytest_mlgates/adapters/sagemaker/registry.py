@@ -19,6 +19,7 @@ from .client import (
     JOB_TAG_MODEL,
 )
 from .lock import LockMixin
+from .served import KEY_ARTIFACT, ServedPackageMixin
 from .metadata import (
     KEY_CHAMPION,
     KEY_CREATED,
@@ -31,7 +32,7 @@ from .metadata import (
 )
 
 
-class RegistryMixin(LockMixin):
+class RegistryMixin(LockMixin, ServedPackageMixin):
     """Registry verbs of the adapter."""
 
     # -- registry -----------------------------------------------------------------
@@ -99,7 +100,7 @@ class RegistryMixin(LockMixin):
         return ModelVersion(
             name=model_name,
             version=str(desc.get("ModelPackageVersion", "")),
-            artifact_uri=str(containers[0].get("ModelDataUrl", "")),
+            artifact_uri=decoded.internal.get(KEY_ARTIFACT) or str(containers[0].get("ModelDataUrl", "")),
             sha256=decoded.internal.get(KEY_SHA256, ""),
             metrics=decoded.metrics,
             tags=decoded.tags,
@@ -127,14 +128,19 @@ class RegistryMixin(LockMixin):
         tags: Mapping[str, str] | None = None,
     ) -> ModelVersion:
         cfg = self.config
-        image = cfg.inference_image_uri or cfg.image_uri
+        image = self.serving_image()
         if not image:
             raise AdapterError("[tool.mlgates.sagemaker] inference_image_uri (or image_uri) is required to register "
                                "a model package: the image that serves it")
         all_tags = {"mlgates.job": job_name, **check_user_tags(tags or {})}
         uri, summary = self._artifact(job_name)
         desc = self._describe_job(job_name)
-        props = encode_properties({KEY_SHA256: summary.sha256, KEY_CREATED: repr(time.time())}, metrics, all_tags)
+        internal = {KEY_SHA256: summary.sha256, KEY_CREATED: repr(time.time())}
+        container: dict[str, Any] = {"Image": image, "ModelDataUrl": uri}
+        if cfg.serving == "sklearn":  # the stock image serves a package of the trained files + our handler
+            container, served = self._served_container(job_name, uri, summary.sha256)
+            internal.update(served)
+        props = encode_properties(internal, metrics, all_tags)
         group = self._ensure_group(model_name)
         commit = ""
         try:
@@ -149,7 +155,7 @@ class RegistryMixin(LockMixin):
             ModelPackageGroupName=group,
             ModelPackageDescription=f"{model_name} trained by {job_name}"[:1024],
             InferenceSpecification={
-                "Containers": [{"Image": image, "ModelDataUrl": uri}],
+                "Containers": [container],
                 "SupportedContentTypes": ["application/json"],
                 "SupportedResponseMIMETypes": ["application/json"],
             },
@@ -163,6 +169,12 @@ class RegistryMixin(LockMixin):
         arn = self._call("sagemaker", "create_model_package", f"a version of {model_name!r}",
                          **request)["ModelPackageArn"]
         return self._version_from(model_name, self._describe_package(arn))
+
+    def _verify_served_package_of(self, model: ModelVersion) -> None:
+        """IntegrityError unless the version's served package (if it has one) still has its recorded digest."""
+        desc = self._describe_package(self._package_arn(model.name, model.version))
+        container = ((desc.get("InferenceSpecification") or {}).get("Containers") or [{}])[0]
+        self._verify_served(model.id, container, decode_properties(desc.get("CustomerMetadataProperties")).internal)
 
     def get_model_version(self, model_name: str, version: str) -> ModelVersion:
         return self._version_from(model_name, self._describe_package(self._package_arn(model_name, version)))

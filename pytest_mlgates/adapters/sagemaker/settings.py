@@ -66,6 +66,14 @@ class SageMakerSettings:
     """How long a promotion waits for another run's registry lock before giving up."""
     lock_ttl_seconds: float = 900.0
     """A registry lock older than this was left by a crashed run and may be taken over."""
+    serving: str = "image"
+    """What serves a version: "image" runs inference_image_uri (else image_uri) on the trained model.tar.gz;
+    "sklearn" runs SageMaker's stock scikit-learn inference image on a package of the trained files plus
+    pytest-mlgates's inference handler (code/inference.py), built at registration."""
+    sklearn_version: str = "1.2-1"
+    """With serving = "sklearn": the inference image's framework version (train with its scikit-learn)."""
+    model_server_workers: int = 0
+    """With serving = "sklearn": worker processes per instance; 0 leaves the image's default (one per vCPU)."""
 
     @property
     def bucket(self) -> str:
@@ -130,4 +138,27 @@ def parse_settings(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None 
         if key.lower().startswith("aws:") or not 1 <= len(key) <= 128 or len(value) > 256:
             raise ConfigError(f"{TABLE} tags has an invalid AWS tag {key!r} = {value!r} (keys 1-128 characters, "
                               f"not starting with aws:, values up to 256 characters)")
+    _check_serving(s)
     return s
+
+
+SERVING_MODES = ("image", "sklearn")
+
+
+def _check_serving(s: SageMakerSettings) -> None:
+    from .images import SKLEARN_VERSIONS, UnknownImageError, sklearn_image_uri
+
+    if s.serving not in SERVING_MODES:
+        raise ConfigError(f'{TABLE} serving must be "image" (your own serving image) or "sklearn" (SageMaker\'s '
+                          f"scikit-learn inference image), got {s.serving!r}")
+    if s.sklearn_version not in SKLEARN_VERSIONS:
+        raise ConfigError(f"{TABLE} sklearn_version must be one of {', '.join(SKLEARN_VERSIONS)} (the scikit-learn "
+                          f"inference images), got {s.sklearn_version!r}")
+    if s.model_server_workers < 0:
+        raise ConfigError(f"{TABLE} model_server_workers must be 0 (the image's default) or more, "
+                          f"got {s.model_server_workers!r}")
+    if s.serving == "sklearn" and not s.inference_image_uri:
+        try:
+            sklearn_image_uri(s.region, s.sklearn_version)
+        except UnknownImageError as exc:
+            raise ConfigError(f"{TABLE} serving = \"sklearn\": {exc}") from None

@@ -240,9 +240,11 @@ class TrainingMixin(StorageMixin):
         return "\n".join(lines[-tail:]) or "(no output)"
 
     def verify_artifact(self, model: ModelVersion) -> None:
-        """Download the version's model.tar.gz to a temporary folder and check its digest."""
+        """Download the version's model.tar.gz to a temporary folder and check its digest; then the served
+        package's, when the version has one (``serving = "sklearn"``)."""
         with tempfile.TemporaryDirectory(prefix="mlgates-verify-") as tmp:
             self.fetch_model(model, tmp)
+        self._verify_served_package_of(model)  # type: ignore[attr-defined]
 
     def fetch_model(self, model: ModelVersion, dest: str | os.PathLike[str]) -> Path:
         """Download and unpack a version's model.tar.gz into ``dest``, verified by sha256.
