@@ -76,3 +76,51 @@ def assert_served_as_predicted(answer: tuple[int, str], model_file: Path, rows: 
     expected = joblib.load(model_file).predict(pd.DataFrame.from_records(rows)).tolist()
     assert json.loads(body)["predictions"] == pytest.approx(expected, rel=1e-12, abs=1e-12)
     assert len(set(map(str, expected))) > 1  # the rows are told apart: no constant model slips through
+
+
+# -- a dependency that only the project's requirements.txt brings --------------------------
+DEPENDENCY = "mlgates-demo-dependency"
+"""A package on no index and in no venv here: a script that imports it runs only where requirements.txt went."""
+DEPENDENCY_VALUE = 42.5
+
+USES_DEPENDENCY = """\
+import argparse, json, os
+import mlgates_demo_dependency
+p = argparse.ArgumentParser(); p.add_argument("--data"); p.add_argument("--model-dir")
+a, _ = p.parse_known_args()
+os.makedirs(a.model_dir, exist_ok=True)
+open(os.path.join(a.model_dir, "model.joblib"), "wb").write(b"a model")
+json.dump({"dependency_value": mlgates_demo_dependency.VALUE}, open(os.path.join(a.model_dir, "metrics.json"), "w"))
+"""
+
+
+def dependency_wheel(wheelhouse: Path) -> Path:
+    """Write a one-module wheel of DEPENDENCY into ``wheelhouse`` (pip installs a wheel with no build step)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    name, module = DEPENDENCY.replace("-", "_") + "-0.1", DEPENDENCY.replace("-", "_")
+    members = {
+        f"{module}/__init__.py": f"VALUE = {DEPENDENCY_VALUE!r}\n".encode(),
+        f"{name}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {DEPENDENCY}\nVersion: 0.1\n".encode(),
+        f"{name}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(
+        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+        for path, data in members.items()) + f"{name}.dist-info/RECORD,,\n"
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    wheel = wheelhouse / f"{name}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in {**members, f"{name}.dist-info/RECORD": record.encode()}.items():
+            archive.writestr(path, data)
+    return wheel
+
+
+def offline_pip(wheelhouse: Path, target: Path) -> dict[str, str]:
+    """Environment that makes a ``pip install`` inside a platform's runtime offline: no index, no machine
+    config, packages from ``wheelhouse`` only, installed into ``target`` (on PYTHONPATH), never into a venv."""
+    import os
+
+    return {"PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": str(wheelhouse),
+            "PIP_TARGET": str(target), "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONPATH": str(target)}

@@ -8,10 +8,13 @@ must equal, byte for byte, what the local platform hands the same script.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 import subprocess
+import tarfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ from pytest_mlgates.contract import (
     render_hyperparameters,
 )
 from pytest_mlgates.records import JobFailedError, TrainingSpec
+from model_projects import DEPENDENCY, DEPENDENCY_VALUE, USES_DEPENDENCY, dependency_wheel, offline_pip
 from referees import referee_python, run_with_mounts
 from test_sagemaker import COMMIT, REGION, MotoHarness, aws_env, make_adapter, moto  # noqa: F401
 
@@ -146,7 +150,8 @@ def local_argv(tmp_path: Path, script: Path, data: Path) -> list[str]:
     return json.loads((adapter.job_model_dir(job.name) / "argv.json").read_text())["argv"]  # type: ignore[no-any-return]
 
 
-def run_toolkit(moto: MotoHarness, request: dict[str, Any], opt: Path) -> subprocess.CompletedProcess[str]:  # noqa: F811
+def run_toolkit(moto: MotoHarness, request: dict[str, Any], opt: Path,  # noqa: F811
+                extra_env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Lay out /opt/ml as SageMaker does for ``request`` and run the toolkit's trainer on it."""
     ml = opt / "ml"
     for folder in ("input/config", "input/data/train", "model", "output/intermediate", "code"):
@@ -163,7 +168,8 @@ def run_toolkit(moto: MotoHarness, request: dict[str, Any], opt: Path) -> subpro
     (ml / "input" / "data" / "train" / key.rsplit("/", 1)[-1]).write_bytes(body)
     env = {"PATH": os.environ["PATH"], "HOME": str(opt), "AWS_ACCESS_KEY_ID": "testing",
            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION, "S3_ENDPOINT_URL": moto.url,
-           "AWS_EC2_METADATA_DISABLED": "true", "NO_PROXY": "127.0.0.1", "TRAINING_JOB_NAME": request["TrainingJobName"]}
+           "AWS_EC2_METADATA_DISABLED": "true", "NO_PROXY": "127.0.0.1",
+           "TRAINING_JOB_NAME": request["TrainingJobName"], **(extra_env or {})}
     hosts = opt.parent / "hosts"
     hosts.write_text("127.0.0.1 localhost algo-1\n")  # SageMaker names each instance algo-N in /etc/hosts
     python = referee_python("sagemaker-training")
@@ -191,3 +197,34 @@ def test_the_toolkit_gives_the_script_exactly_what_the_local_platform_gives(
     toolkit = user_args(seen["argv"])
     local = user_args(local_argv(tmp_path, project / "train.py", project / "data.csv"))
     assert toolkit == local == render_hyperparameters(HYPERPARAMETERS)
+
+
+def test_the_requirements_beside_the_entry_point_are_shipped_and_the_toolkit_installs_them(
+    moto: MotoHarness, tmp_path: Path  # noqa: F811
+) -> None:
+    """Without source_dir only the entry point and its requirements.txt go; the toolkit pip-installs the
+    requirements before the script runs, so the script imports a package that no image here has."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "train.py").write_text(USES_DEPENDENCY)
+    (project / "requirements.txt").write_text(f"{DEPENDENCY}==0.1\n")
+    (project / "notes.txt").write_text("not shipped\n")
+    (project / "data.csv").write_text("x,y\n1,2\n")
+    adapter = make_adapter(moto, project, script_mode=True)
+    adapter.submit_training_job(TrainingSpec(model_name="eta", entry_point="train.py", data="data.csv", commit=COMMIT))
+    (call,) = moto.recorder.find("CreateTrainingJob")
+    source = json.loads(call.json()["HyperParameters"]["sagemaker_submit_directory"])
+    bucket, _, key = source[5:].partition("/")
+    archive = moto.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        assert sorted(tar.getnames()) == ["requirements.txt", "train.py"]
+
+    dependency_wheel(tmp_path / "wheelhouse")
+    installed = tmp_path / "installed"
+    opt = tmp_path / "opt"
+    result = run_toolkit(moto, call.json(), opt, offline_pip(tmp_path / "wheelhouse", installed))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Installing dependencies from requirements.txt" in result.stdout + result.stderr
+    assert json.loads((opt / "ml" / "model" / "metrics.json").read_text()) == {"dependency_value": DEPENDENCY_VALUE}
+    assert (installed / DEPENDENCY.replace("-", "_") / "__init__.py").is_file()  # pip put it there, no venv
+

@@ -200,6 +200,31 @@ class TestTraining:
         assert {"mlgates_trainer/train.py", "mlgates_trainer/features.py"} <= files
         assert not any("__pycache__" in f for f in files)
 
+    def test_the_requirements_beside_the_entry_point_become_the_package_dependencies(
+        self, adapter: VertexAdapter, vertex: VertexHarness, project: Path, tmp_path: Path  # noqa: F811
+    ) -> None:
+        """The prebuilt image pip-installs the staged package; its requirements are what setuptools reads from
+        the package's setup.py for pip: the lines of requirements.txt, in order, comments dropped."""
+        (project / "src" / "requirements.txt").write_text(
+            "# pinned for the image\nscikit-learn>=1.3  # the model\n\nmlgates-demo-dependency==0.1\n")
+        adapter.submit_training_job(training_spec())
+        spec = vertex.fake.requests("POST", r"^customJobs$")[0].body["jobSpec"]["workerPoolSpecs"][0]
+        uri = spec["pythonPackageSpec"]["packageUris"][0]
+        package = vertex.storage.bucket(BUCKET).blob(uri[len(f"gs://{BUCKET}/"):])
+        with tarfile.open(fileobj=io.BytesIO(package.download_as_bytes()), mode="r:gz") as tar:
+            tar.extractall(tmp_path / "sdist", filter="data")
+        (top,) = (tmp_path / "sdist").iterdir()
+        assert (top / "mlgates_trainer" / "requirements.txt").is_file()  # shipped with the source, too
+        subprocess.run([sys.executable, "setup.py", "-q", "egg_info"], cwd=top, check=True, capture_output=True)
+        requires = (top / "mlgates_trainer.egg-info" / "requires.txt").read_text().split()
+        assert requires == ["scikit-learn>=1.3", "mlgates-demo-dependency==0.1"]
+
+        (project / "src" / "requirements.txt").write_text("numpy\n-e ../shared\n")
+        with pytest.raises(JobFailedError, match=r"not submitted: .*requirements.txt line 2: '-e ../shared' is a pip "
+                                                 r"option.*own image \(prebuilt = false\)"):
+            adapter.submit_training_job(training_spec())
+        assert len(vertex.fake.requests("POST", r"^customJobs$")) == 1  # the refused job was never sent
+
     def test_bad_training_input_is_refused_before_anything_is_sent(
         self, vertex: VertexHarness, project: Path  # noqa: F811
     ) -> None:
