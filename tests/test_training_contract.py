@@ -44,7 +44,8 @@ model_dir = args[args.index("--model-dir") + 1]
 data = args[args.index("--data") + 1]
 os.makedirs(model_dir, exist_ok=True)
 with open(os.path.join(model_dir, "argv.json"), "w") as fh:
-    json.dump({"argv": args, "data": open(data).read()}, fh)
+    json.dump({"argv": args, "data": open(data).read(), "cwd": os.getcwd(),
+               "env": {k: v for k, v in os.environ.items() if k.startswith("SM_")}}, fh)
 with open(os.path.join(model_dir, "metrics.json"), "w") as fh:
     json.dump({"val_mae": 1.0}, fh)
 """
@@ -142,12 +143,13 @@ def test_sagemaker_refuses_before_anything_is_sent(moto: MotoHarness, tmp_path: 
 
 
 # -- the referee ----------------------------------------------------------------------
-def local_argv(tmp_path: Path, script: Path, data: Path) -> list[str]:
+def local_run(tmp_path: Path, script: Path, data: Path) -> dict[str, Any]:
+    """What ARGV_SCRIPT recorded when the local platform ran it."""
     adapter = LocalAdapter(None, state_dir=tmp_path / "local-state")
     job = adapter.submit_training_job(TrainingSpec(model_name="eta", entry_point=str(script), data=str(data),
                                                    hyperparameters=HYPERPARAMETERS))
     adapter.wait_for_job(job.name, timeout=60)
-    return json.loads((adapter.job_model_dir(job.name) / "argv.json").read_text())["argv"]  # type: ignore[no-any-return]
+    return json.loads((adapter.job_model_dir(job.name) / "argv.json").read_text())  # type: ignore[no-any-return]
 
 
 def run_toolkit(moto: MotoHarness, request: dict[str, Any], opt: Path,  # noqa: F811
@@ -177,7 +179,6 @@ def run_toolkit(moto: MotoHarness, request: dict[str, Any], opt: Path,  # noqa: 
                            [str(python), "-c", "from sagemaker_training import trainer; trainer.train()"], env)
 
 
-
 def test_the_toolkit_gives_the_script_exactly_what_the_local_platform_gives(
     moto: MotoHarness, tmp_path: Path  # noqa: F811
 ) -> None:
@@ -195,8 +196,17 @@ def test_the_toolkit_gives_the_script_exactly_what_the_local_platform_gives(
     seen = json.loads((opt / "ml" / "model" / "argv.json").read_text())
     assert seen["data"] == "x,y\n1,2\n3,4\n"  # --data named the channel file SageMaker wrote
     toolkit = user_args(seen["argv"])
-    local = user_args(local_argv(tmp_path, project / "train.py", project / "data.csv"))
+    local_seen = local_run(tmp_path, project / "train.py", project / "data.csv")
+    local = user_args(local_seen["argv"])
     assert toolkit == local == render_hyperparameters(HYPERPARAMETERS)
+    # the rest of docs/sagemaker.md's table "What a training script receives"
+    assert seen["argv"][seen["argv"].index("--model-dir") + 1] == "/opt/ml/model" and seen["cwd"] == "/opt/ml/code"
+    assert {k: seen["env"][k] for k in ("SM_MODEL_DIR", "SM_CHANNEL_TRAIN", "SM_HP_MAX_DEPTH", "SM_HP_LAYERS")} == {
+        "SM_MODEL_DIR": "/opt/ml/model", "SM_CHANNEL_TRAIN": "/opt/ml/input/data/train", "SM_HP_MAX_DEPTH": "6",
+        "SM_HP_LAYERS": "[64,32]"}
+    # and of the local platform's: the project folder is the working folder, the arguments come first
+    assert Path(local_seen["cwd"]).resolve() == Path.cwd().resolve()
+    assert local_seen["argv"][:2] == ["--data", str(project / "data.csv")]
 
 
 def test_the_requirements_beside_the_entry_point_are_shipped_and_the_toolkit_installs_them(
