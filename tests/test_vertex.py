@@ -221,9 +221,22 @@ class TestTraining:
 
         (project / "src" / "requirements.txt").write_text("numpy\n-e ../shared\n")
         with pytest.raises(JobFailedError, match=r"not submitted: .*requirements.txt line 2: '-e ../shared' is a pip "
-                                                 r"option.*own image \(prebuilt = false\)"):
+                                                 r"option.*source_dir.*own image \(prebuilt = false\)"):
             adapter.submit_training_job(training_spec())
         assert len(vertex.fake.requests("POST", r"^customJobs$")) == 1  # the refused job was never sent
+
+    @pytest.mark.parametrize(("line", "reason"), [
+        ("-r other.txt", "pip option"), ("--index-url https://example.org/simple", "pip option"),
+        ("./wheels/dep-0.1-py3-none-any.whl", "not a PEP 508 requirement"), ("numpy===", "not a PEP 508"),
+    ])
+    def test_a_requirement_a_package_cannot_declare_is_named_with_its_line(
+        self, tmp_path: Path, line: str, reason: str
+    ) -> None:
+        from pytest_mlgates.adapters.requirements import RequirementsError, install_requires
+
+        (tmp_path / "requirements.txt").write_text(f"pandas>=2  # ok\n{line}\n")
+        with pytest.raises(RequirementsError, match=f"line 2: .*{reason}"):
+            install_requires(tmp_path / "requirements.txt")
 
     def test_bad_training_input_is_refused_before_anything_is_sent(
         self, vertex: VertexHarness, project: Path  # noqa: F811

@@ -74,7 +74,9 @@ class TrainingMixin(StorageMixin):
             try:
                 package = self._source_package(entry)
             except RequirementsError as exc:
-                raise JobFailedError(f"not submitted: {exc}; or train on your own image (prebuilt = false)") from None
+                raise JobFailedError(f"not submitted: {exc}; or set {TABLE} source_dir to a folder whose "
+                                     f"requirements.txt holds only what the script needs, or train on your own "
+                                     f"image (prebuilt = false)") from None
             self._upload_bytes(package_uri, package, f"source code of {name}")
             pool["python_package_spec"] = {"executor_image_uri": cfg.training_image, "package_uris": [package_uri],
                                            "python_module": f"{PACKAGE}.{RUNNER}", "args": args}
