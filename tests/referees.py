@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +113,42 @@ def ask_container(argv: list[str], env: dict[str, str], mounts: dict[str, Path],
     if result.returncode != 0:
         pytest.fail(f"the server did not answer:\n{result.stdout[-4000:]}{result.stderr[-4000:]}", pytrace=False)
     return [(status, body) for status, body in json.loads(result.stdout.strip().splitlines()[-1])]
+
+
+def _serving_env(home: Path, variables: Mapping[str, str]) -> dict[str, str]:
+    return {"PATH": os.environ["PATH"], "HOME": str(home), "NO_GCE_CHECK": "true", "NO_PROXY": "*", **variables}
+
+
+def ask_azureml(home: Path, code: Path, entry_script: str, model_root: Path, variables: Mapping[str, str],
+                *bodies: Any) -> list[tuple[int, str]]:
+    """POST each body to azureml-inference-server-http serving ``code``/``entry_script`` as a managed online
+    deployment's container runs it (azmlinfsrv on 0.0.0.0:5001), with the deployment's environment
+    ``variables`` and the registered model mounted under ``model_root`` (AZUREML_MODEL_DIR)."""
+    server = referee_python("azureml-inference").parent / "azmlinfsrv"
+    env = {**_serving_env(home, variables), "AZUREML_MODEL_DIR": str(model_root), "AML_APP_ROOT": str(code),
+           "AZUREML_ENTRY_SCRIPT": entry_script, "GUNICORN_CMD_ARGS": "--no-control-socket"}
+    argv = [str(server), "--entry_script", str(code / entry_script), "--model_dir", str(model_root), "--port", "5001"]
+    return ask_container(argv, env, {}, "http://127.0.0.1:5001/", "http://127.0.0.1:5001/score", *bodies)
+
+
+def ask_vertex_cpr(home: Path, code: Path, artifacts: Path, container: Mapping[str, Any],
+                   *bodies: Any) -> list[tuple[int, str]]:
+    """POST each body to aiplatform's custom prediction routine server as Vertex runs a model's ``containerSpec``
+    (proto3 JSON: env, ports, routes), with the predictor in ``code`` and the artifact folder ``artifacts``
+    (AIP_STORAGE_URI)."""
+    from pytest_mlgates.packaging import VERTEX_PREDICTOR_CLASS
+
+    python = referee_python("vertex-prediction")
+    port = int(container.get("ports", [{}])[0].get("containerPort", 8080))
+    health, predict = container.get("healthRoute", "/health"), container.get("predictRoute", "/predict")
+    env = {**_serving_env(home, {e["name"]: e["value"] for e in container.get("env", [])}),
+           "PYTHONPATH": str(code), "AIP_HTTP_PORT": str(port), "AIP_HEALTH_ROUTE": health,
+           "AIP_PREDICT_ROUTE": predict, "AIP_STORAGE_URI": str(artifacts),
+           "HANDLER_MODULE": "google.cloud.aiplatform.prediction.handler", "HANDLER_CLASS": "PredictionHandler",
+           "PREDICTOR_MODULE": "predictor", "PREDICTOR_CLASS": VERTEX_PREDICTOR_CLASS,
+           # one worker: the default (one per core, at least 2) forks workers that die silently here
+           "VERTEX_CPR_WEB_CONCURRENCY": "1"}
+    # the CPR image's entrypoint: python -m google.cloud.aiplatform.prediction.model_server (0.0.0.0:<port>)
+    base = f"http://127.0.0.1:{port}"
+    return ask_container([str(python), "-m", "google.cloud.aiplatform.prediction.model_server"], env, {},
+                         base + health, base + predict, *bodies)

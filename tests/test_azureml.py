@@ -26,6 +26,7 @@ pytest.importorskip("azure.ai.ml", reason="the azureml extra is part of the dev 
 
 from conftest import TRAIN_SCRIPT  # noqa: E402
 from fakes.azureml_harness import AzureEnvironment, environment, shutdown  # noqa: E402
+from model_projects import DEPENDENCY, DEPENDENCY_VALUE, USES_DEPENDENCY, dependency_wheel, offline_pip  # noqa: E402
 from pytest_mlgates.adapters.azureml import AzureMLAdapter, azure_name, parse_settings  # noqa: E402
 from pytest_mlgates.config import ConfigError, Settings  # noqa: E402
 from pytest_mlgates.gates.champion import champion_metric_tag, compare  # noqa: E402
@@ -171,6 +172,32 @@ def test_submit_sends_a_command_job_with_code_data_and_pinned_output(
     assert "train.py" in uploaded
     adapter.cancel_job(job.name)
     assert azure_env.arm.find("POST", f"/jobs/{job.name}/cancel")
+
+
+def test_the_code_folder_requirements_are_installed_before_the_script_runs(
+    azure_env: AzureEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str
+) -> None:
+    """The requirements.txt of the code folder is uploaded with it and pip-installed by the job's command, so
+    the script imports a package that the job's environment does not have (the fake's compute runs it)."""
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "train.py").write_text(USES_DEPENDENCY)
+    (project / "src" / "requirements.txt").write_text(f"{DEPENDENCY}==0.1\n")
+    (project / "data.csv").write_text("x,y\n1,2\n")
+    dependency_wheel(tmp_path / "wheelhouse")
+    for key, value in offline_pip(tmp_path / "wheelhouse", tmp_path / "installed").items():
+        monkeypatch.setenv(key, value)  # the compute's pip: offline, into a folder of its own
+    adapter = make_adapter(azure_env, project)
+    try:
+        with azure_env.run_jobs():
+            job = adapter.submit_training_job(spec(model))
+            done = adapter.wait_for_job(job.name, timeout=60, poll_interval=0.02)
+    finally:
+        adapter.close()
+    command = azure_env.arm.find("PUT", f"/jobs/{job.name}")[0].body["properties"]["command"]
+    assert command.startswith("python -m pip install -r requirements.txt && python train.py --data ")
+    assert done.metrics == {"dependency_value": DEPENDENCY_VALUE}
+    assert (tmp_path / "installed" / DEPENDENCY.replace("-", "_")).is_dir()
 
 
 def test_a_failed_job_raises_with_its_log(adapter: AzureMLAdapter, azure_env: AzureEnvironment, model: str) -> None:

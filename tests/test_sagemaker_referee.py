@@ -19,7 +19,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import sys
 import tarfile
 from pathlib import Path
@@ -29,53 +28,10 @@ import pytest
 
 from pytest_mlgates.ci.scaffold import render_dockerfile
 from pytest_mlgates.records import TrainingSpec
+from model_projects import PROJECT_IDS, PROJECTS, assert_served_as_predicted
 from referees import ask_container, run_with_mounts
 from test_sagemaker import BUCKET, COMMIT, MotoHarness, aws_env, make_adapter, moto  # noqa: F401
 from test_training_contract import run_toolkit
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "delivery_eta"
-
-CLASSIFIER = """\
-import argparse, json
-from pathlib import Path
-import joblib, pandas as pd
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-p = argparse.ArgumentParser(); p.add_argument("--data"); p.add_argument("--model-dir"); p.add_argument("--inverse_reg", type=float)
-a = p.parse_args()
-frame = pd.read_csv(a.data)
-model = make_pipeline(StandardScaler(), LogisticRegression(C=a.inverse_reg)).fit(frame.drop(columns=["label"]), frame["label"])
-Path(a.model_dir).mkdir(parents=True, exist_ok=True)
-joblib.dump(model, Path(a.model_dir) / "model.joblib")
-(Path(a.model_dir) / "metrics.json").write_text(json.dumps({"val_accuracy": float(model.score(frame.drop(columns=["label"]), frame["label"]))}))
-"""
-
-def classifier_project(root: Path) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
-    import numpy as np
-
-    rng = np.random.default_rng(7)
-    x = rng.normal(size=(300, 3))
-    label = (x @ [1.5, -2.0, 0.5] + rng.normal(scale=0.5, size=300) > 0).astype(int)
-    rows = [{"a": float(r[0]), "b": float(r[1]), "c": float(r[2])} for r in x]
-    lines = ["a,b,c,label"] + [f"{r['a']!r},{r['b']!r},{r['c']!r},{y}" for r, y in zip(rows, label)]
-    root.mkdir(parents=True)
-    (root / "train.py").write_text(CLASSIFIER)
-    (root / "data.csv").write_text("\n".join(lines) + "\n")
-    return root, {"inverse_reg": 0.5}, rows[:25]
-
-
-def regression_project(root: Path) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
-    import pandas as pd
-
-    root.mkdir(parents=True)
-    shutil.copy(EXAMPLE / "train.py", root / "train.py")
-    frame = pd.read_csv(EXAMPLE / "data" / "deliveries.csv").head(1500)
-    frame.to_csv(root / "data.csv", index=False)
-    rows = json.loads(frame.drop(columns=["eta_minutes"]).head(25).to_json(orient="records"))
-    return root, {"max_iter": 20, "max_depth": 3}, rows
-
 
 def image_command(dockerfile: str) -> list[str]:
     """ENTRYPOINT + CMD of the serving Dockerfile, with this interpreter standing in for the image's."""
@@ -89,13 +45,10 @@ def image_command(dockerfile: str) -> list[str]:
     return [sys.executable, *entry[1:], *cmd]
 
 
-@pytest.mark.parametrize("make_project", [regression_project, classifier_project], ids=["regression", "classifier"])
+@pytest.mark.parametrize("make_project", PROJECTS, ids=PROJECT_IDS)
 def test_a_trained_model_is_served_by_the_image_as_sagemaker_runs_it(
     moto: MotoHarness, tmp_path: Path, make_project: Any  # noqa: F811
 ) -> None:
-    import joblib
-    import pandas as pd
-
     project, hyperparameters, rows = make_project(tmp_path / "project")
     adapter = make_adapter(moto, project, script_mode=True, inference_image_uri="123.dkr.ecr/eta-serving:1")
     job = adapter.submit_training_job(TrainingSpec(model_name="eta", entry_point="train.py", data="data.csv",
@@ -120,16 +73,9 @@ def test_a_trained_model_is_served_by_the_image_as_sagemaker_runs_it(
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(serve_opt / "ml" / "model", filter="data")
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(project), **container["Environment"]}
-    ((status, body),) = ask_container(image_command(render_dockerfile(project)), env, {"/opt": serve_opt},
-                                      "http://127.0.0.1:8080/ping", "http://127.0.0.1:8080/invocations",
-                                      {"instances": rows})
-    assert status == 200, body
-    predictions = json.loads(body)["predictions"]
-
-    model = joblib.load(model_dir / "model.joblib")
-    expected = model.predict(pd.DataFrame.from_records(rows)).tolist()
-    assert predictions == pytest.approx(expected, rel=1e-12, abs=1e-12)
-    assert len(set(map(str, expected))) > 1  # the rows are told apart: no constant model slips through
+    (answer,) = ask_container(image_command(render_dockerfile(project)), env, {"/opt": serve_opt},
+                              "http://127.0.0.1:8080/ping", "http://127.0.0.1:8080/invocations", {"instances": rows})
+    assert_served_as_predicted(answer, model_dir / "model.joblib", rows)
 
 
 def test_the_image_refuses_a_model_whose_digest_is_not_the_registered_one(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ never be served; a malformed request is the client's error (4xx).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,8 @@ import numpy as np
 import pytest
 
 from pytest_mlgates.contract import digest_dir
-from pytest_mlgates.packaging import VERTEX_PREDICTOR_CLASS, write_code_folder
-from referees import ask_container, referee_python
+from pytest_mlgates.packaging import write_code_folder
+from referees import ask_azureml, ask_vertex_cpr
 
 
 def train(kind: str, folder: Path) -> tuple[Any, list[dict[str, Any]]]:
@@ -55,21 +54,10 @@ def expected(model: Any, rows: list[dict[str, Any]]) -> list[Any]:
     return values  # type: ignore[no-any-return]
 
 
-def base_env(tmp_path: Path, sha256: str) -> dict[str, str]:
-    return {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MLGATES_SHA256": sha256, "NO_GCE_CHECK": "true",
-            "NO_PROXY": "*"}
-
-
 # -- Azure ML: azureml-inference-server-http, as a managed online endpoint runs it -------------
 def ask_azure(tmp_path: Path, model_root: Path, sha256: str, *bodies: Any) -> list[tuple[int, str]]:
-    code = tmp_path / "code"
-    score = write_code_folder("azureml", code)
-    server = referee_python("azureml-inference").parent / "azmlinfsrv"
-    env = {**base_env(tmp_path, sha256), "AZUREML_MODEL_DIR": str(model_root), "AML_APP_ROOT": str(code),
-           "AZUREML_ENTRY_SCRIPT": score.name, "GUNICORN_CMD_ARGS": "--no-control-socket"}
-    # the managed endpoint's container: azmlinfsrv on 0.0.0.0:5001 with the deployment's code and model
-    argv = [str(server), "--entry_script", str(score), "--model_dir", str(model_root), "--port", "5001"]
-    return ask_container(argv, env, {}, "http://127.0.0.1:5001/", "http://127.0.0.1:5001/score", *bodies)
+    score = write_code_folder("azureml", tmp_path / "code")
+    return ask_azureml(tmp_path, score.parent, score.name, model_root, {"MLGATES_SHA256": sha256}, *bodies)
 
 
 @pytest.mark.parametrize("kind", ["regression", "classifier"])
@@ -86,18 +74,9 @@ def test_azure_ml_serves_a_registered_model_with_the_generated_score_py(tmp_path
 
 # -- Vertex AI: the custom prediction routine server, as the CPR container runs it ------------
 def ask_vertex(tmp_path: Path, artifacts: Path, sha256: str, *bodies: Any) -> list[tuple[int, str]]:
-    code = tmp_path / "code"
-    write_code_folder("vertex", code)
-    python = referee_python("vertex-prediction")
-    env = {**base_env(tmp_path, sha256), "PYTHONPATH": str(code), "AIP_HTTP_PORT": "8080",
-           "AIP_HEALTH_ROUTE": "/health", "AIP_PREDICT_ROUTE": "/predict", "AIP_STORAGE_URI": str(artifacts),
-           "HANDLER_MODULE": "google.cloud.aiplatform.prediction.handler", "HANDLER_CLASS": "PredictionHandler",
-           "PREDICTOR_MODULE": "predictor", "PREDICTOR_CLASS": VERTEX_PREDICTOR_CLASS,
-           # one worker: the default (one per core, at least 2) forks workers that die silently here
-           "VERTEX_CPR_WEB_CONCURRENCY": "1"}
-    # the CPR image's entrypoint: python -m google.cloud.aiplatform.prediction.model_server (0.0.0.0:8080)
-    argv = [str(python), "-m", "google.cloud.aiplatform.prediction.model_server"]
-    return ask_container(argv, env, {}, "http://127.0.0.1:8080/health", "http://127.0.0.1:8080/predict", *bodies)
+    write_code_folder("vertex", tmp_path / "code")
+    container = {"env": [{"name": "MLGATES_SHA256", "value": sha256}]}  # the CPR defaults: 8080, /health, /predict
+    return ask_vertex_cpr(tmp_path, tmp_path / "code", artifacts, container, *bodies)
 
 
 @pytest.mark.parametrize("kind", ["regression", "classifier"])

@@ -8,10 +8,13 @@ must equal, byte for byte, what the local platform hands the same script.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 import subprocess
+import tarfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ from pytest_mlgates.contract import (
     render_hyperparameters,
 )
 from pytest_mlgates.records import JobFailedError, TrainingSpec
+from model_projects import DEPENDENCY, DEPENDENCY_VALUE, USES_DEPENDENCY, dependency_wheel, offline_pip
 from referees import referee_python, run_with_mounts
 from test_sagemaker import COMMIT, REGION, MotoHarness, aws_env, make_adapter, moto  # noqa: F401
 
@@ -40,7 +44,8 @@ model_dir = args[args.index("--model-dir") + 1]
 data = args[args.index("--data") + 1]
 os.makedirs(model_dir, exist_ok=True)
 with open(os.path.join(model_dir, "argv.json"), "w") as fh:
-    json.dump({"argv": args, "data": open(data).read()}, fh)
+    json.dump({"argv": args, "data": open(data).read(), "cwd": os.getcwd(),
+               "env": {k: v for k, v in os.environ.items() if k.startswith("SM_")}}, fh)
 with open(os.path.join(model_dir, "metrics.json"), "w") as fh:
     json.dump({"val_mae": 1.0}, fh)
 """
@@ -138,15 +143,17 @@ def test_sagemaker_refuses_before_anything_is_sent(moto: MotoHarness, tmp_path: 
 
 
 # -- the referee ----------------------------------------------------------------------
-def local_argv(tmp_path: Path, script: Path, data: Path) -> list[str]:
+def local_run(tmp_path: Path, script: Path, data: Path) -> dict[str, Any]:
+    """What ARGV_SCRIPT recorded when the local platform ran it."""
     adapter = LocalAdapter(None, state_dir=tmp_path / "local-state")
     job = adapter.submit_training_job(TrainingSpec(model_name="eta", entry_point=str(script), data=str(data),
                                                    hyperparameters=HYPERPARAMETERS))
     adapter.wait_for_job(job.name, timeout=60)
-    return json.loads((adapter.job_model_dir(job.name) / "argv.json").read_text())["argv"]  # type: ignore[no-any-return]
+    return json.loads((adapter.job_model_dir(job.name) / "argv.json").read_text())  # type: ignore[no-any-return]
 
 
-def run_toolkit(moto: MotoHarness, request: dict[str, Any], opt: Path) -> subprocess.CompletedProcess[str]:  # noqa: F811
+def run_toolkit(moto: MotoHarness, request: dict[str, Any], opt: Path,  # noqa: F811
+                extra_env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Lay out /opt/ml as SageMaker does for ``request`` and run the toolkit's trainer on it."""
     ml = opt / "ml"
     for folder in ("input/config", "input/data/train", "model", "output/intermediate", "code"):
@@ -163,13 +170,13 @@ def run_toolkit(moto: MotoHarness, request: dict[str, Any], opt: Path) -> subpro
     (ml / "input" / "data" / "train" / key.rsplit("/", 1)[-1]).write_bytes(body)
     env = {"PATH": os.environ["PATH"], "HOME": str(opt), "AWS_ACCESS_KEY_ID": "testing",
            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION, "S3_ENDPOINT_URL": moto.url,
-           "AWS_EC2_METADATA_DISABLED": "true", "NO_PROXY": "127.0.0.1", "TRAINING_JOB_NAME": request["TrainingJobName"]}
+           "AWS_EC2_METADATA_DISABLED": "true", "NO_PROXY": "127.0.0.1",
+           "TRAINING_JOB_NAME": request["TrainingJobName"], **(extra_env or {})}
     hosts = opt.parent / "hosts"
     hosts.write_text("127.0.0.1 localhost algo-1\n")  # SageMaker names each instance algo-N in /etc/hosts
     python = referee_python("sagemaker-training")
     return run_with_mounts({"/opt": opt, "/etc/hosts": hosts},
                            [str(python), "-c", "from sagemaker_training import trainer; trainer.train()"], env)
-
 
 
 def test_the_toolkit_gives_the_script_exactly_what_the_local_platform_gives(
@@ -189,5 +196,45 @@ def test_the_toolkit_gives_the_script_exactly_what_the_local_platform_gives(
     seen = json.loads((opt / "ml" / "model" / "argv.json").read_text())
     assert seen["data"] == "x,y\n1,2\n3,4\n"  # --data named the channel file SageMaker wrote
     toolkit = user_args(seen["argv"])
-    local = user_args(local_argv(tmp_path, project / "train.py", project / "data.csv"))
+    local_seen = local_run(tmp_path, project / "train.py", project / "data.csv")
+    local = user_args(local_seen["argv"])
     assert toolkit == local == render_hyperparameters(HYPERPARAMETERS)
+    # the rest of docs/sagemaker.md's table "What a training script receives"
+    assert seen["argv"][seen["argv"].index("--model-dir") + 1] == "/opt/ml/model" and seen["cwd"] == "/opt/ml/code"
+    assert {k: seen["env"][k] for k in ("SM_MODEL_DIR", "SM_CHANNEL_TRAIN", "SM_HP_MAX_DEPTH", "SM_HP_LAYERS")} == {
+        "SM_MODEL_DIR": "/opt/ml/model", "SM_CHANNEL_TRAIN": "/opt/ml/input/data/train", "SM_HP_MAX_DEPTH": "6",
+        "SM_HP_LAYERS": "[64,32]"}
+    # and of the local platform's: the project folder is the working folder, the arguments come first
+    assert Path(local_seen["cwd"]).resolve() == Path.cwd().resolve()
+    assert local_seen["argv"][:2] == ["--data", str(project / "data.csv")]
+
+
+def test_the_requirements_beside_the_entry_point_are_shipped_and_the_toolkit_installs_them(
+    moto: MotoHarness, tmp_path: Path  # noqa: F811
+) -> None:
+    """Without source_dir only the entry point and its requirements.txt go; the toolkit pip-installs the
+    requirements before the script runs, so the script imports a package that no image here has."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "train.py").write_text(USES_DEPENDENCY)
+    (project / "requirements.txt").write_text(f"{DEPENDENCY}==0.1\n")
+    (project / "notes.txt").write_text("not shipped\n")
+    (project / "data.csv").write_text("x,y\n1,2\n")
+    adapter = make_adapter(moto, project, script_mode=True)
+    adapter.submit_training_job(TrainingSpec(model_name="eta", entry_point="train.py", data="data.csv", commit=COMMIT))
+    (call,) = moto.recorder.find("CreateTrainingJob")
+    source = json.loads(call.json()["HyperParameters"]["sagemaker_submit_directory"])
+    bucket, _, key = source[5:].partition("/")
+    archive = moto.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        assert sorted(tar.getnames()) == ["requirements.txt", "train.py"]
+
+    dependency_wheel(tmp_path / "wheelhouse")
+    installed = tmp_path / "installed"
+    opt = tmp_path / "opt"
+    result = run_toolkit(moto, call.json(), opt, offline_pip(tmp_path / "wheelhouse", installed))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Installing dependencies from requirements.txt" in result.stdout + result.stderr
+    assert json.loads((opt / "ml" / "model" / "metrics.json").read_text()) == {"dependency_value": DEPENDENCY_VALUE}
+    assert (installed / DEPENDENCY.replace("-", "_") / "__init__.py").is_file()  # pip put it there, no venv
+

@@ -200,6 +200,44 @@ class TestTraining:
         assert {"mlgates_trainer/train.py", "mlgates_trainer/features.py"} <= files
         assert not any("__pycache__" in f for f in files)
 
+    def test_the_requirements_beside_the_entry_point_become_the_package_dependencies(
+        self, adapter: VertexAdapter, vertex: VertexHarness, project: Path, tmp_path: Path  # noqa: F811
+    ) -> None:
+        """The prebuilt image pip-installs the staged package; its requirements are what setuptools reads from
+        the package's setup.py for pip: the lines of requirements.txt, in order, comments dropped."""
+        (project / "src" / "requirements.txt").write_text(
+            "# pinned for the image\nscikit-learn>=1.3  # the model\n\nmlgates-demo-dependency==0.1\n")
+        adapter.submit_training_job(training_spec())
+        spec = vertex.fake.requests("POST", r"^customJobs$")[0].body["jobSpec"]["workerPoolSpecs"][0]
+        uri = spec["pythonPackageSpec"]["packageUris"][0]
+        package = vertex.storage.bucket(BUCKET).blob(uri[len(f"gs://{BUCKET}/"):])
+        with tarfile.open(fileobj=io.BytesIO(package.download_as_bytes()), mode="r:gz") as tar:
+            tar.extractall(tmp_path / "sdist", filter="data")
+        (top,) = (tmp_path / "sdist").iterdir()
+        assert (top / "mlgates_trainer" / "requirements.txt").is_file()  # shipped with the source, too
+        subprocess.run([sys.executable, "setup.py", "-q", "egg_info"], cwd=top, check=True, capture_output=True)
+        requires = (top / "mlgates_trainer.egg-info" / "requires.txt").read_text().split()
+        assert requires == ["scikit-learn>=1.3", "mlgates-demo-dependency==0.1"]
+
+        (project / "src" / "requirements.txt").write_text("numpy\n-e ../shared\n")
+        with pytest.raises(JobFailedError, match=r"not submitted: .*requirements.txt line 2: '-e ../shared' is a pip "
+                                                 r"option.*source_dir.*own image \(prebuilt = false\)"):
+            adapter.submit_training_job(training_spec())
+        assert len(vertex.fake.requests("POST", r"^customJobs$")) == 1  # the refused job was never sent
+
+    @pytest.mark.parametrize(("line", "reason"), [
+        ("-r other.txt", "pip option"), ("--index-url https://example.org/simple", "pip option"),
+        ("./wheels/dep-0.1-py3-none-any.whl", "not a PEP 508 requirement"), ("numpy===", "not a PEP 508"),
+    ])
+    def test_a_requirement_a_package_cannot_declare_is_named_with_its_line(
+        self, tmp_path: Path, line: str, reason: str
+    ) -> None:
+        from pytest_mlgates.adapters.requirements import RequirementsError, install_requires
+
+        (tmp_path / "requirements.txt").write_text(f"pandas>=2  # ok\n{line}\n")
+        with pytest.raises(RequirementsError, match=f"line 2: .*{reason}"):
+            install_requires(tmp_path / "requirements.txt")
+
     def test_bad_training_input_is_refused_before_anything_is_sent(
         self, vertex: VertexHarness, project: Path  # noqa: F811
     ) -> None:
@@ -646,46 +684,3 @@ def test_choosing_vertex_with_an_incomplete_table_is_a_usage_error_naming_the_ke
     result = pytester.runpytest_subprocess("--collect-only", "-p", "no:randomly")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*[[]tool.mlgates.vertex[]] project is required*"])
-
-
-def test_the_registered_container_spec_is_served_by_vertex_own_prediction_server(
-    adapter: VertexAdapter, vertex: VertexHarness, tmp_path: Path  # noqa: F811
-) -> None:
-    """What the adapter uploads (routes, port, env with the digest, artifact folder) is handed to aiplatform's
-    custom prediction routine server the way Vertex hands a containerSpec to a container; the answer must be
-    the model's own predict() on the same rows."""
-    from referees import ask_container, referee_python
-    from test_serving_referees import expected, train
-
-    from pytest_mlgates.packaging import VERTEX_PREDICTOR_CLASS, write_code_folder
-
-    python = referee_python("vertex-prediction")
-    model, rows = train("regression", tmp_path / "trained")
-    job = adapter.submit_training_job(training_spec())
-    vertex.write_model(job.name, {"model.joblib": (tmp_path / "trained" / "model.joblib").read_bytes()},
-                       (tmp_path / "trained" / "metrics.json").read_text())
-    vertex.fake.set_job(job.name, 4)
-    adapter.register_model("eta", job.name, adapter.job_metrics(job.name))
-    spec = vertex.fake.requests("POST", r"^models:upload$")[-1].body["model"]
-    artifacts = tmp_path / "artifacts"  # the artifact folder as the container sees it (AIP_STORAGE_URI)
-    prefix = spec["artifactUri"][len(f"gs://{BUCKET}/"):]
-    for blob in vertex.storage.list_blobs(BUCKET, prefix=prefix):
-        (artifacts / blob.name[len(prefix):]).parent.mkdir(parents=True, exist_ok=True)
-        blob.download_to_filename(str(artifacts / blob.name[len(prefix):]))
-    code = tmp_path / "code"
-    write_code_folder("vertex", code)
-    container = spec["containerSpec"]
-    port = container["ports"][0]["containerPort"]
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NO_GCE_CHECK": "true", "PYTHONPATH": str(code),
-           **{e["name"]: e["value"] for e in container["env"]},
-           "AIP_HTTP_PORT": str(port), "AIP_PREDICT_ROUTE": container["predictRoute"],
-           "AIP_HEALTH_ROUTE": container["healthRoute"], "AIP_STORAGE_URI": str(artifacts),
-           "HANDLER_MODULE": "google.cloud.aiplatform.prediction.handler", "HANDLER_CLASS": "PredictionHandler",
-           "PREDICTOR_MODULE": "predictor", "PREDICTOR_CLASS": VERTEX_PREDICTOR_CLASS,
-           "VERTEX_CPR_WEB_CONCURRENCY": "1"}
-    base = f"http://127.0.0.1:{port}"
-    ((status, body),) = ask_container([str(python), "-m", "google.cloud.aiplatform.prediction.model_server"], env,
-                                      {}, base + container["healthRoute"], base + container["predictRoute"],
-                                      {"instances": rows})
-    assert status == 200, body
-    assert json.loads(body)["predictions"] == pytest.approx(expected(model, rows), rel=1e-12, abs=1e-12)

@@ -87,6 +87,17 @@ class AzureEnvironment:
         self.write_output(job_name, dict(files or {"model.joblib": uuid.uuid4().bytes}), text)
         self.arm.set_job(job_name, "Completed")
 
+    def download(self, prefix: str, dest: Path) -> None:
+        """Copy every blob under ``prefix`` (a blob path, or an azureml:// or Azurite URI) of the workspace
+        container into ``dest``, as Azure copies code and models into a container."""
+        prefix = _blob_path(prefix) if "://" in prefix else prefix
+        container = self.azurite.container(CONTAINER)
+        for blob in container.list_blobs(name_starts_with=prefix):
+            relative = blob.name[len(prefix):].lstrip("/") or Path(blob.name).name
+            target = dest / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(container.download_blob(blob.name).readall())
+
     def run_jobs(self) -> "JobRunner":
         """Play Azure's compute: run every submitted command job for real (see JobRunner)."""
         return JobRunner(self)
@@ -144,14 +155,6 @@ class JobRunner:
                 self.ran.append(job["name"])
                 self._run(job)
 
-    def _download(self, prefix: str, dest: Path) -> None:
-        container = self.env.azurite.container(CONTAINER)
-        for blob in container.list_blobs(name_starts_with=prefix):
-            relative = blob.name[len(prefix):].lstrip("/") or Path(blob.name).name
-            target = dest / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(container.download_blob(blob.name).readall())
-
     def _run(self, job: dict[str, Any]) -> None:
         props = job["properties"]
         name = job["name"]
@@ -160,9 +163,9 @@ class JobRunner:
             work = Path(tmp)
             code = self.env.arm.resource(props["codeId"].lower())
             assert code is not None, props["codeId"]
-            self._download(_blob_path(code["properties"]["codeUri"]), work / "code")
+            self.env.download(_blob_path(code["properties"]["codeUri"]), work / "code")
             data_uri = props["inputs"]["data"]["uri"]
-            self._download(_blob_path(data_uri), work / "data")
+            self.env.download(_blob_path(data_uri), work / "data")
             data = work / "data" if data_uri.endswith("/") else work / "data" / Path(_blob_path(data_uri)).name
             model = work / "model"
             model.mkdir()

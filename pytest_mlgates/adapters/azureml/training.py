@@ -2,7 +2,8 @@
 
 The entry point's folder (or ``source_dir``) is uploaded as the job's code and
 run as ``python <entry> --data ${{inputs.data}} --model-dir ${{outputs.model}}
-[--<hp> <value>]...``; the ``model`` output is pinned to a datastore path named
+[--<hp> <value>]...``, after ``python -m pip install -r requirements.txt`` when the
+code folder has one at its root; the ``model`` output is pinned to a datastore path named
 after the job, where ``metrics.json`` is read back. Status and cancel go
 through the jobs API; waiting is the base class's poll loop.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from ...contract import ContractError, HyperparameterError, hyperparameter_args, job_name_for
 from ...records import AdapterError, JobFailedError, JobStatus, NotFoundError, TrainingJob, TrainingSpec
+from ..requirements import REQUIREMENTS, shipped_requirements
 from ..sagemaker.metadata import metrics_from_text
 from .settings import TABLE
 from .storage import StorageMixin
@@ -75,6 +77,8 @@ class TrainingMixin(StorageMixin):
         kind, data_path = self._data_input(spec.data)
         args = ["python", shlex.quote(program), "--data", "${{inputs.data}}", "--model-dir", "${{outputs.model}}"]
         args += [shlex.quote(a) for a in _hyperparameter_args(spec.hyperparameters)]
+        if shipped_requirements(source) is not None:  # the code folder's requirements, installed before it runs
+            args = ["python", "-m", "pip", "install", "-r", REQUIREMENTS, "&&", *args]
         job = command(
             name=name, display_name=name, experiment_name=cfg.experiment_name,
             code=str(source), command=" ".join(args), environment=cfg.environment, compute=cfg.compute,

@@ -12,6 +12,7 @@ from ...records import (
     JobFailedError,
     NotFoundError,
 )
+from ..requirements import shipped_requirements
 from .client import (
     SINGLE_PUT_LIMIT,
     SOURCE_EXCLUDES,
@@ -69,7 +70,8 @@ class StorageMixin(SageMakerClient):
                        Bucket=self.config.bucket, Key=key)
 
     def _source_archive(self, entry: Path) -> tuple[bytes, str]:
-        """sourcedir.tar.gz bytes and the entry point's path inside it."""
+        """sourcedir.tar.gz bytes and the entry point's path inside it: ``source_dir``, or the entry point and
+        the requirements.txt beside it (the training toolkit pip-installs a requirements.txt at its root)."""
         if self.config.source_dir:
             source = self.settings_path(self.config.source_dir)
             if not source.is_dir():
@@ -84,7 +86,10 @@ class StorageMixin(SageMakerClient):
             files = [p for p in sorted(source.rglob("*"))
                      if p.is_file() and not SOURCE_EXCLUDES.intersection(p.relative_to(source).parts)]
         else:
-            source, program, files = entry.parent, entry.name, [entry]
+            # the entry point alone, with the requirements.txt beside it, which the toolkit pip-installs
+            source, program = entry.parent, entry.name
+            requirements = shipped_requirements(source)
+            files = [entry] if requirements is None else [entry, requirements]
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
             for file in files:

@@ -13,6 +13,7 @@ from google.cloud import storage
 
 from ...contract import METRICS_FILE, digest_dir, digest_files
 from ...records import IntegrityError, JobFailedError, NotFoundError
+from ..requirements import install_requires, shipped_requirements
 from .client import VertexClient
 
 SOURCE_EXCLUDES = {".git", ".venv", "venv", "__pycache__", ".mlgates", ".pytest_cache", ".mypy_cache", "node_modules"}
@@ -130,8 +131,9 @@ class StorageMixin(VertexClient):
 
     def _source_files(self, entry: Path) -> tuple[Path, str, list[Path]]:
         """(folder, entry point inside it, files) of the code to stage."""
-        if not self.config.source_dir:
-            return entry.parent, entry.name, [entry]
+        if not self.config.source_dir:  # the entry point, and the requirements.txt beside it
+            requirements = shipped_requirements(entry.parent)
+            return entry.parent, entry.name, [entry] if requirements is None else [entry, requirements]
         source = self.settings_path(self.config.source_dir)
         if not source.is_dir():
             raise JobFailedError(f"[tool.mlgates.vertex] source_dir {source} is not a folder")
@@ -145,14 +147,22 @@ class StorageMixin(VertexClient):
         return source, program, files
 
     def _source_package(self, entry: Path) -> bytes:
-        """An sdist of the code for a prebuilt image: ``python -m mlgates_trainer._mlgates_run`` runs the script."""
+        """An sdist of the code for a prebuilt image: ``python -m mlgates_trainer._mlgates_run`` runs the script.
+
+        The requirements.txt at the root of the shipped folder becomes the package's ``install_requires``,
+        which the prebuilt image installs with the package (as aiplatform's own ``requirements`` do); a line
+        that cannot go there raises RequirementsError.
+        """
         source, program, files = self._source_files(entry)
+        shipped = shipped_requirements(source)
+        requires = install_requires(shipped) if shipped is not None else []
         top = f"{PACKAGE}-0.1"
         members: dict[str, bytes] = {
-            f"{top}/PKG-INFO": f"Metadata-Version: 2.1\nName: {PACKAGE}\nVersion: 0.1\n".encode(),
+            f"{top}/PKG-INFO": (f"Metadata-Version: 2.1\nName: {PACKAGE}\nVersion: 0.1\n"
+                                + "".join(f"Requires-Dist: {r}\n" for r in requires)).encode(),
             f"{top}/setup.py": (f"from setuptools import setup\nsetup(name={PACKAGE!r}, version='0.1', "
                                 f"packages=[{PACKAGE!r}], package_data={{{PACKAGE!r}: ['**/*']}}, "
-                                f"include_package_data=True)\n").encode(),
+                                f"include_package_data=True, install_requires={requires!r})\n").encode(),
             f"{top}/{PACKAGE}/__init__.py": b"",
             f"{top}/{PACKAGE}/{RUNNER}.py": _RUNNER_CODE.format(program=program).encode(),
         }

@@ -17,6 +17,7 @@ from google.protobuf import duration_pb2
 
 from ...contract import ContractError, hyperparameter_args, job_name_for, metrics_from_text
 from ...records import AdapterError, JobFailedError, JobStatus, NotFoundError, TrainingJob, TrainingSpec
+from ..requirements import RequirementsError
 from . import names
 from .storage import PACKAGE, RUNNER, FolderSummary, StorageMixin, fuse_path
 from .settings import TABLE
@@ -70,7 +71,13 @@ class TrainingMixin(StorageMixin):
                 raise JobFailedError(f"training entry point {entry} does not exist; set [tool.mlgates.training] "
                                      f"entry_point to your training script (relative to {self.root})")
             package_uri = f"{output}/source/{PACKAGE}-0.1.tar.gz"
-            self._upload_bytes(package_uri, self._source_package(entry), f"source code of {name}")
+            try:
+                package = self._source_package(entry)
+            except RequirementsError as exc:
+                raise JobFailedError(f"not submitted: {exc}; or set {TABLE} source_dir to a folder whose "
+                                     f"requirements.txt holds only what the script needs, or train on your own "
+                                     f"image (prebuilt = false)") from None
+            self._upload_bytes(package_uri, package, f"source code of {name}")
             pool["python_package_spec"] = {"executor_image_uri": cfg.training_image, "package_uris": [package_uri],
                                            "python_module": f"{PACKAGE}.{RUNNER}", "args": args}
         else:
