@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -34,9 +35,19 @@ import pytest
 from pytest_mlgates.adapters.sagemaker.images import sklearn_image_uri
 from pytest_mlgates.config import ConfigError
 from pytest_mlgates.contract import digest_dir
-from pytest_mlgates.records import IntegrityError, TrainingSpec
+from pytest_mlgates.records import IntegrityError, JobFailedError, TrainingSpec
 from referees import ask_container, referee_python, run_with_mounts
-from test_sagemaker import COMMIT, REGION, MotoHarness, aws_env, make_adapter, moto, sagemaker_table  # noqa: F401
+from test_sagemaker import (  # noqa: F401
+    COMMIT,
+    REGION,
+    MotoHarness,
+    aws_env,
+    completed_job,
+    make_adapter,
+    moto,
+    project,
+    sagemaker_table,
+)
 from test_sagemaker_referee import classifier_project, regression_project
 from test_training_contract import run_toolkit
 
@@ -101,11 +112,12 @@ def stack_command(tmp_path: Path) -> tuple[list[str], dict[str, str]]:
 
 @pytest.mark.parametrize("make_project", [regression_project, classifier_project], ids=["regression", "classifier"])
 def test_the_stock_sklearn_image_serves_the_package_the_adapter_deployed(
-    moto: MotoHarness, tmp_path: Path, make_project: Any  # noqa: F811
+    moto: MotoHarness, tmp_path: Path, make_project: Any, caplog: pytest.LogCaptureFixture  # noqa: F811
 ) -> None:
     import joblib
     import pandas as pd
 
+    caplog.set_level(logging.INFO, logger="pytest_mlgates.sagemaker")
     _, model_dir, rows, version = trained_and_deployed(moto, tmp_path, make_project)
     container = moto.recorder.find("CreateModel")[0].json()["PrimaryContainer"]
     assert container["Image"] == STOCK_IMAGE
@@ -122,6 +134,8 @@ def test_the_stock_sklearn_image_serves_the_package_the_adapter_deployed(
     assert sorted(p.name for p in (package / "code").iterdir()) == ["inference.py", "mlgates_runtime.py"]
     assert container["ModelDataUrl"] != version.artifact_uri  # the trained artifact stays as it was trained
     assert digest_dir(package) == environment["MLGATES_SERVED_SHA256"] != version.sha256
+    # deploy checked the package, and says which digest it checked
+    assert f"sha256 {environment['MLGATES_SERVED_SHA256']}, the served package's digest" in caplog.text
 
     argv, image_env = stack_command(tmp_path)
     (status, body), (bad_status, bad_body), (junk_status, junk_body) = ask_container(
@@ -197,6 +211,16 @@ def test_a_trained_file_changed_under_the_package_is_refused_at_start_up(
     assert f"but {version.sha256} was registered (the trained artifact's digest" in result.stdout, (
         result.stdout[-4000:] + result.stderr[-2000:])
     assert "/opt/ml/model" in result.stdout
+
+
+def test_a_model_with_its_own_code_folder_is_refused_at_registration(
+    moto: MotoHarness, project: Path  # noqa: F811
+) -> None:
+    adapter = make_adapter(moto, project, serving="sklearn")
+    job = completed_job(adapter, moto, files={"model.joblib": b"model", "code/features.py": b"X = 1"})
+    with pytest.raises(JobFailedError, match="top-level code/ entry"):
+        adapter.register_model("eta", job, adapter.job_metrics(job))
+    assert not moto.recorder.find("CreateModelPackage")
 
 
 def test_the_serving_setting_is_checked(moto: MotoHarness, tmp_path: Path) -> None:  # noqa: F811
