@@ -48,7 +48,7 @@ from test_sagemaker import (  # noqa: F401
     project,
     sagemaker_table,
 )
-from test_sagemaker_referee import classifier_project, regression_project
+from model_projects import classifier_project, regression_project
 from test_training_contract import run_toolkit
 
 HERE = Path(__file__).resolve().parent
@@ -270,3 +270,50 @@ def test_the_handler_answers_the_serving_contract_without_the_serving_stack(tmp_
     assert media == "application/json"
     assert json.loads(body)["predictions"] == pytest.approx(fitted.predict(pd.DataFrame.from_records(rows)).tolist())
     assert refusal.startswith("415 send the request as application/json")
+
+
+def _proof_settings(adapter: Any, project: Path) -> Any:
+    """The adapter's settings with the training data registration takes its validation rows from."""
+    import dataclasses
+
+    from pytest_mlgates.config import TrainingSettings
+
+    (project / "data.csv").write_text("x,y\n1,2\n2,4\n3,6\n")
+    return dataclasses.replace(adapter.settings, training=TrainingSettings(data="data.csv", target="y"))
+
+
+@pytest.mark.parametrize("serving", ["sklearn", "image"])
+def test_registration_runs_the_packaged_handler_only_when_the_stock_image_serves(
+    moto: MotoHarness, project: Path, serving: str  # noqa: F811
+) -> None:
+    from entry_models import project_class_model_bytes
+
+    from pytest_mlgates.artifact_proof import ArtifactProofError, register_proven
+
+    adapter = make_adapter(moto, project, serving=serving)
+    settings = _proof_settings(adapter, project)
+    data, module = project_class_model_bytes(project)  # loads with the project on the path, not in the image
+    job = completed_job(adapter, moto, files={"model.joblib": data})
+    if serving == "image":  # our own image puts the project on PYTHONPATH: nothing to refuse
+        register_proven(adapter, settings, job, adapter.job_metrics(job))
+        assert len(moto.recorder.find("CreateModelPackage")) == 1
+        return
+    with pytest.raises(ArtifactProofError) as caught:
+        register_proven(adapter, settings, job, adapter.job_metrics(job))
+    message = str(caught.value)
+    assert "the sagemaker serving entry inference.py could not serve it" in message, message
+    assert f"No module named '{module}'" in message, message
+    assert not moto.recorder.find("CreateModelPackage")
+
+
+def test_registration_passes_a_model_the_packaged_handler_serves(
+    moto: MotoHarness, project: Path  # noqa: F811
+) -> None:
+    from entry_models import sklearn_model_bytes
+
+    from pytest_mlgates.artifact_proof import register_proven
+
+    adapter = make_adapter(moto, project, serving="sklearn")
+    job = completed_job(adapter, moto, files={"model.joblib": sklearn_model_bytes()})
+    version = register_proven(adapter, _proof_settings(adapter, project), job, adapter.job_metrics(job))
+    assert [v.version for v in adapter.list_model_versions("eta")] == [version.version]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from ...attribution import ServedBy
 from ...contract import job_name_for
+from ...packaging import ServingEntry
 from ...records import Capabilities
 from ..base import Adapter
 from .client import resource_name
@@ -47,6 +48,11 @@ class SageMakerAdapter(TrainingMixin, RegistryMixin, EndpointsMixin, Adapter):
         """SageMaker runtime names the production variant that answered in a response header, and a
         variant's name is our deployment name."""
         return INVOKED_VARIANT
+
+    def serving_entry(self) -> ServingEntry | None:
+        """The packaged handler (code/inference.py) when the stock scikit-learn image serves
+        (``serving = "sklearn"``); a bring-your-own image is the user's, which registration cannot run."""
+        return ServingEntry("sagemaker") if self.config.serving == "sklearn" else None
 
 
 INVOKED_VARIANT = ServedBy(header="X-Amzn-Invoked-Production-Variant")
