@@ -51,9 +51,9 @@ class EndpointClient:
     health: Callable[[], None] | None = None
     """With an invoker: the platform's readiness check (raises while not ready), used instead of GET /ping,
     which such an endpoint does not answer; without one an invoker endpoint counts as ready."""
-    load_target: Callable[[], tuple[str, str, dict[str, str]]] | None = None
-    """With an invoker: (base URL, path, headers) that take plain HTTP POSTs, for load tests (the
-    adapter's ``http_target``); None when the platform has no such way."""
+    load_target: Callable[[], Any] | None = None
+    """With an invoker: the ``loadtest.target.LoadTarget`` (base URL, path, headers, request signer) that takes
+    plain HTTP POSTs, for load tests (the adapter's ``http_target``); None when the platform has no such way."""
     served_by: Callable[[], Any] | None = None
     """The adapter's rule naming the deployment that answered (``Adapter.served_by``, an
     ``attribution.ServedBy``), asked when a load test starts; None: the ``x-mlgates-deployment`` header."""

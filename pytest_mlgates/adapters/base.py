@@ -249,6 +249,12 @@ class Adapter(abc.ABC):
         The headers may hold a short-lived token: pass them on, never print them."""
         return None
 
+    def request_signer(self, endpoint_name: str) -> Any:
+        """A ``loadtest.signing.RequestSigner`` that signs every request sent to ``http_target`` (its signature
+        covers the request, as AWS SigV4 does), or None when the target's headers are enough. Asked anew for
+        each round of load, with fresh credentials; the signer never prints them."""
+        return None
+
     def served_by(self, endpoint_name: str) -> ServedBy:
         """How the endpoint's responses name the deployment that answered (a header, or a body field and
         the platform's ids -> our deployment names), so load is attributed per deployment; the default is

@@ -8,7 +8,10 @@ start of the test), ``max_requests`` (stop after that many), ``rps`` (total
 target rate, as Poisson arrivals; unset means as fast as the users can go)
 ``timeout`` and ``served_by`` (the adapter's rule naming the deployment that
 answered: a response header, or a body field and the platform's ids -> our
-names; default the ``x-mlgates-deployment`` header).
+names; default the ``x-mlgates-deployment`` header) and ``signer`` (the class
+and spec of a ``RequestSigner`` that signs every request, AWS SigV4; its
+credentials come from this process's ``MLGATES_SIGNER_*`` environment, which
+is emptied at once, before locust forks its workers).
 
 Each request's latency is taken from locust's request event, which carries
 the exact ``perf_counter`` difference in milliseconds; locust's own
@@ -28,6 +31,7 @@ import gevent
 from locust import FastHttpUser, constant, events, task
 
 from pytest_mlgates.attribution import ServedBy
+from pytest_mlgates.loadtest.signing import restore_signer
 
 CONFIG = json.loads(open(os.environ["MLGATES_LOAD_CONFIG"], encoding="utf-8").read())
 with open(CONFIG["payloads_file"], encoding="utf-8") as _fh:
@@ -37,12 +41,14 @@ with open(CONFIG["payloads_file"], encoding="utf-8") as _fh:
 BODIES = [json.dumps(body).encode() for body in _PAYLOADS]
 SIZES = [len(body.get("instances", [])) if isinstance(body, dict) else 0 for body in _PAYLOADS]
 NEXT = itertools.count()
+PATH = CONFIG.get("path", "/invocations")
 SAMPLES: list[list[float]] = []
 ERROR_KINDS: dict[str, int] = {}
 DEPLOYMENTS: dict[str, int] = {}
 """Deployments named by the responses (the ``served_by`` rule), in order of first sight."""
 SERVED_BY = ServedBy.from_dict(CONFIG.get("served_by"))
 STATE = {"stopping": False}
+SIGNER = restore_signer(CONFIG.get("signer"), os.environ)
 
 
 def _error_kind(response, exception) -> str:
@@ -165,7 +171,9 @@ class EndpointUser(FastHttpUser):
             return
         i = next(NEXT) % len(BODIES)
         headers = {"content-type": "application/json", **CONFIG.get("headers", {})}
-        with self.client.post(CONFIG.get("path", "/invocations"), data=BODIES[i], headers=headers,
+        if SIGNER is not None:  # this request's own signature: it covers the time and the body
+            headers.update(SIGNER.sign("POST", self.host.rstrip("/") + PATH, headers, BODIES[i]))
+        with self.client.post(PATH, data=BODIES[i], headers=headers,
                               catch_response=True, name="invocations") as response:
             if response.status_code != 200 or not CONFIG.get("check_predictions", True):
                 return

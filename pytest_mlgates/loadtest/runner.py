@@ -27,6 +27,7 @@ from typing import Any
 from ..attribution import BY_ROUTER_HEADER, ServedBy
 from ..gates.load import LoadResult
 from ..rows import bodies_from_rows, read_payload_file, rows_to_instances
+from .signing import SECRET_ENV_PREFIX, RequestSigner, signer_config
 
 __all__ = ["LOCUSTFILE", "LoadTestError", "bodies_from_rows", "load_processes", "merge_samples", "read_payload_file",
            "rows_to_instances", "run_load"]
@@ -123,6 +124,7 @@ def run_load(
     python: str | None = None,
     processes: int | None = None,
     served_by: ServedBy | None = None,
+    signer: RequestSigner | None = None,
 ) -> LoadResult:
     """Run locust headless against ``url`` and return every request's latency and outcome.
 
@@ -135,6 +137,8 @@ def run_load(
     (:func:`load_processes`). Every worker's samples are merged, each latency exactly as measured.
     ``served_by`` is the adapter's rule naming the deployment that answered each request
     (``Adapter.served_by``; default the ``x-mlgates-deployment`` header): ``LoadResult.deployments``.
+    ``signer`` signs every request in the locust process (``Adapter.request_signer``, AWS SigV4): its
+    spec goes into the run's config file, its credentials only into locust's environment (never a file).
     """
     payloads = [dict(b) for b in bodies]
     if not payloads:
@@ -158,6 +162,7 @@ def run_load(
     processes = min(processes, int(users))  # a worker without a user would send nothing
     if deadline is None:
         deadline = duration + users / spawn_rate + STARTUP_ALLOWANCE_SECONDS
+    signing, secret_env = signer_config(signer) if signer is not None else (None, {})
     with tempfile.TemporaryDirectory(prefix="mlgates-locust-") as work:
         folder = Path(work)
         (folder / "payloads.json").write_text(json.dumps(payloads))
@@ -166,10 +171,11 @@ def run_load(
                   "path": path, "headers": dict(headers or {}), "duration": float(duration),
                   "max_requests": max_requests, "rps": rps, "users": int(users), "timeout": float(timeout),
                   "check_predictions": check_predictions,
-                  "served_by": (served_by or BY_ROUTER_HEADER).to_dict(),
+                  "served_by": (served_by or BY_ROUTER_HEADER).to_dict(), "signer": signing,
                   "process_max_requests": math.ceil(max_requests / processes) if max_requests else None}
         (folder / "config.json").write_text(json.dumps(config))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCUST_", SECRET_ENV_PREFIX))}
+        env.update(secret_env)  # the signer's credentials: in the process's environment only, never on disk
         env.update(MLGATES_LOAD_CONFIG=str(folder / "config.json"), HOME=str(folder), PYTHONUNBUFFERED="1")
         command = [python or sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
                    "-u", str(int(users)), "-r", repr(float(spawn_rate)), "-t", f"{math.ceil(duration) + 10}s",

@@ -3,8 +3,10 @@
 The rollout's bake load runs on every platform through the interface: the
 endpoint URL and ``POST /invocations`` where the platform declares
 ``direct_http``, else the adapter's ``http_target`` (Vertex AI: the REST
-``:predict`` method with a bearer token); and the adapter's ``served_by`` rule
-to tell which deployment answered each request.
+``:predict`` method with a bearer token; SageMaker: the runtime's
+``/endpoints/<name>/invocations``, each request signed by the adapter's
+``request_signer``); and the adapter's ``served_by`` rule to tell which
+deployment answered each request.
 """
 
 from __future__ import annotations
@@ -13,17 +15,30 @@ from dataclasses import dataclass, field
 
 from ..adapters.base import Adapter
 from ..attribution import BY_ROUTER_HEADER, ServedBy
+from .signing import RequestSigner
 
 
 @dataclass(frozen=True)
 class LoadTarget:
     """Base URL, path and headers that take plain HTTP POSTs of ``{"instances": [...]}``, and the rule naming
-    the deployment that answered. The headers may hold a short-lived token: pass them on, never print them."""
+    the deployment that answered, and the signer of each request where the platform needs one. The headers may
+    hold a short-lived token, the signer credentials: pass them on, never print them."""
 
     url: str
     path: str = "/invocations"
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     served_by: ServedBy = BY_ROUTER_HEADER
+    signer: RequestSigner | None = field(default=None, repr=False)
+
+
+def platform_target(adapter: Adapter, endpoint_name: str) -> LoadTarget | None:
+    """The adapter's plain-HTTP door to ``endpoint_name`` (``http_target``, signed by its ``request_signer``),
+    or None when it has none; attributed by its ``served_by`` rule."""
+    found = adapter.http_target(endpoint_name)
+    if found is None:
+        return None
+    url, path, headers = found
+    return LoadTarget(url, path, dict(headers), adapter.served_by(endpoint_name), adapter.request_signer(endpoint_name))
 
 
 def load_target(adapter: Adapter, endpoint_name: str, url: str) -> LoadTarget:
@@ -33,9 +48,8 @@ def load_target(adapter: Adapter, endpoint_name: str, url: str) -> LoadTarget:
     are the endpoint's own at that moment. A platform with neither ``direct_http`` nor an
     ``http_target`` gets the plain URL, whose refusals the gate then counts as errors (fail closed).
     """
-    path, headers = "/invocations", {}
     if not adapter.capabilities.direct_http:
-        found = adapter.http_target(endpoint_name)
+        found = platform_target(adapter, endpoint_name)
         if found is not None:
-            url, path, headers = found
-    return LoadTarget(url, path, dict(headers), adapter.served_by(endpoint_name))
+            return found
+    return LoadTarget(url, "/invocations", {}, adapter.served_by(endpoint_name))

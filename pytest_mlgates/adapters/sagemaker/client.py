@@ -87,13 +87,6 @@ def resource_name(*parts: str) -> str:
     return f"{name[:54].strip('-')}-{digest}"
 
 
-def _split_s3(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise ValueError(f"not an s3:// URI: {uri!r}")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
-
-
 def _weights_to_percent(variants: list[dict[str, Any]]) -> dict[str, int]:
     weights = {}
     for variant in variants:

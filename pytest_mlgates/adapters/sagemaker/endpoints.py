@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...records import (
+    AccessDeniedError,
     AdapterError,
     DeployOptions,
     Endpoint,
@@ -22,6 +23,7 @@ from .client import (
     resource_name,
 )
 from .metadata import decode_properties
+from .signing import SigV4Signer
 from .storage import StorageMixin
 
 MODEL_VERSION_TAG = "mlgates:model-version"
@@ -39,6 +41,29 @@ class EndpointsMixin(StorageMixin):
     def _endpoint_url(self, endpoint_name: str) -> str:
         base = self._client("sagemaker-runtime").meta.endpoint_url.rstrip("/")
         return f"{base}/endpoints/{endpoint_name}/invocations"
+
+    def http_target(self, endpoint_name: str) -> tuple[str, str, dict[str, str]]:
+        """SageMaker runtime's own door, ``POST /endpoints/<name>/invocations`` (at the configured
+        ``endpoint_url`` when there is one); every request needs its SigV4 signature (``request_signer``)."""
+        base = self._client("sagemaker-runtime").meta.endpoint_url.rstrip("/")
+        return base, f"/endpoints/{endpoint_name}/invocations", {"Accept": "application/json"}
+
+    def request_signer(self, endpoint_name: str) -> SigV4Signer:
+        """botocore's SigV4 signer for ``sagemaker`` in the runtime client's region, with the session's
+        credentials frozen now (a round of load is shorter than their life)."""
+        runtime = self._client("sagemaker-runtime")
+        reason = ""
+        try:
+            found = self._session.get_credentials() if self._session is not None else None
+            creds = found.get_frozen_credentials() if found is not None else None
+        except Exception as exc:  # noqa: BLE001 - an expired SSO login, a refused role: the chain's problem
+            creds, reason = None, f" ({type(exc).__name__})"
+        if creds is None or not creds.access_key or not creds.secret_key:
+            raise AccessDeniedError(
+                f"no usable AWS credentials to sign the load on endpoint {endpoint_name!r}{reason}. pytest-mlgates takes "
+                f"them only from boto3's default chain: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+                f"AWS_SECRET_ACCESS_KEY, log in with `aws sso login`, or run with an instance/OIDC role")
+        return SigV4Signer(runtime.meta.region_name, creds.access_key, creds.secret_key, creds.token)
 
     def _endpoint_from(self, desc: Mapping[str, Any]) -> Endpoint:
         name = str(desc["EndpointName"])

@@ -23,7 +23,8 @@ from typing import Any
 from ...contract import digest_dir
 from ...packaging import ENTRIES, write_code_folder
 from ...records import IntegrityError, JobFailedError, NotFoundError
-from .client import CONTAINER_MODEL_DIR, _split_s3
+from ..object_uri import split_uri
+from .client import CONTAINER_MODEL_DIR
 from .images import sklearn_image_uri
 from .metadata import MetadataError, summarize_tar
 from .storage import StorageMixin
@@ -80,7 +81,7 @@ class ServedPackageMixin(StorageMixin):
             write_code_folder("sagemaker", folder / CODE_FOLDER)
             served_sha256 = digest_dir(folder)
             body = pack_folder(folder)
-        bucket, key = _split_s3(trained_uri)
+        bucket, key = split_uri(trained_uri, "s3")
         served_key = f"{key.rsplit('/', 1)[0]}/mlgates-served-{served_sha256[:16]}/model.tar.gz"
         self._call("s3", "put_object", f"served package of {job_name}", Bucket=bucket, Key=served_key, Body=body)
         environment = {
@@ -103,7 +104,7 @@ class ServedPackageMixin(StorageMixin):
         if not expected:
             return
         url = str(container.get("ModelDataUrl", ""))
-        bucket, key = _split_s3(url)
+        bucket, key = split_uri(url, "s3")
         try:
             body = self._call("s3", "get_object", f"served package of {model_id}", Bucket=bucket, Key=key)["Body"]
         except NotFoundError:

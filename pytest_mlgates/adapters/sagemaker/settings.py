@@ -13,21 +13,23 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ...config import ConfigError, coerce_table
+from ..object_uri import PrefixedStore, is_prefix_uri
 
 TABLE = "[tool.mlgates.sagemaker]"
 
 _ROLE_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-_S3_RE = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/.*)?$")
 _NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _INSTANCE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 
 
 @dataclass(frozen=True)
-class SageMakerSettings:
+class SageMakerSettings(PrefixedStore):
+    _store_scheme: ClassVar[str] = "s3"
+    _store_setting: ClassVar[str] = "s3_prefix"  # bucket, prefix, key(), uri() under it
     region: str
     """AWS region; else env AWS_REGION / AWS_DEFAULT_REGION."""
     role_arn: str
@@ -75,22 +77,6 @@ class SageMakerSettings:
     model_server_workers: int = 0
     """With serving = "sklearn": worker processes per instance; 0 leaves the image's default (one per vCPU)."""
 
-    @property
-    def bucket(self) -> str:
-        return self.s3_prefix[5:].split("/", 1)[0]
-
-    @property
-    def key_prefix(self) -> str:
-        rest = self.s3_prefix[5:].split("/", 1)
-        return rest[1].strip("/") if len(rest) > 1 else ""
-
-    def key(self, *parts: str) -> str:
-        """An S3 key under the configured prefix."""
-        return "/".join(p.strip("/") for p in (self.key_prefix, *parts) if p.strip("/"))
-
-    def uri(self, *parts: str) -> str:
-        return f"s3://{self.bucket}/{self.key(*parts)}"
-
 
 _REQUIRED = {
     "region": 'region = "eu-west-1" (or set AWS_REGION)',
@@ -117,7 +103,7 @@ def parse_settings(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None 
         raise bad("region", "must be an AWS region name such as eu-west-1")
     if not _ROLE_RE.match(s.role_arn):
         raise bad("role_arn", "must be an IAM role ARN, arn:aws:iam::<12-digit account>:role/<name>")
-    if not _S3_RE.match(s.s3_prefix):
+    if not is_prefix_uri(s.s3_prefix, "s3"):
         raise bad("s3_prefix", "must be s3://<bucket>[/<prefix>]")
     for key in ("instance_type", "endpoint_instance_type"):
         if not _INSTANCE_RE.match(getattr(s, key)):

@@ -22,6 +22,7 @@ from ...records import (
     TrainingJob,
     TrainingSpec,
 )
+from ..object_uri import split_uri
 from .client import (
     _NAME_RE,
     _STARTING,
@@ -32,7 +33,6 @@ from .client import (
     JOB_TAG_MODEL,
     LOG_GROUP,
     STATUS,
-    _split_s3,
 )
 from .metadata import (
     ArtifactSummary,
@@ -179,7 +179,7 @@ class TrainingMixin(StorageMixin):
                 f"\n--- log tail ---\n{self.job_logs(job_name)}"
             )
         uri = job.artifact_uri or ""
-        bucket, key = _split_s3(uri)
+        bucket, key = split_uri(uri, "s3")
         try:
             body = self._call("s3", "get_object", f"model artifact {uri}", Bucket=bucket, Key=key)["Body"]
         except NotFoundError:
@@ -198,7 +198,7 @@ class TrainingMixin(StorageMixin):
     def fetch_job_artifact(self, job_name: str, dest: Path) -> Path:
         """Download and unpack the job's model.tar.gz under ``dest`` (members outside it are refused)."""
         uri, _ = self._artifact(job_name)
-        bucket, key = _split_s3(uri)
+        bucket, key = split_uri(uri, "s3")
         body = self._call("s3", "get_object", f"model artifact {uri}", Bucket=bucket, Key=key)["Body"]
         folder = Path(dest) / "model"
         folder.mkdir(parents=True, exist_ok=True)
@@ -254,7 +254,7 @@ class TrainingMixin(StorageMixin):
         """
         target = Path(dest)
         target.mkdir(parents=True, exist_ok=True)
-        bucket, key = _split_s3(model.artifact_uri)
+        bucket, key = split_uri(model.artifact_uri, "s3")
         with tempfile.TemporaryFile() as tmp:
             body = self._call("s3", "get_object", f"model artifact of {model.id}", Bucket=bucket, Key=key)["Body"]
             for chunk in iter(lambda: body.read(1 << 20), b""):

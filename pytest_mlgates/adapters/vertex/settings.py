@@ -14,21 +14,23 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ...config import ConfigError, coerce_table
+from ..object_uri import PrefixedStore, is_prefix_uri
 
 TABLE = "[tool.mlgates.vertex]"
 
 _PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _LOCATION_RE = re.compile(r"^[a-z]+(-[a-z]+)*\d*(-[a-z0-9]+)*$")
-_GS_RE = re.compile(r"^gs://([a-z0-9][a-z0-9._-]{1,61}[a-z0-9])(/.*)?$")
 _MODEL_ID_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _ROUTE_RE = re.compile(r"^/[A-Za-z0-9._~/-]*$")
 
 
 @dataclass(frozen=True)
-class VertexSettings:
+class VertexSettings(PrefixedStore):
+    _store_scheme: ClassVar[str] = "gs"
+    _store_setting: ClassVar[str] = "staging_bucket"  # bucket, prefix, key(), uri() under it
     project: str
     """Google Cloud project ID; else env GOOGLE_CLOUD_PROJECT. Always explicit: never looked up."""
     location: str
@@ -82,22 +84,6 @@ class VertexSettings:
     """Seconds between polls of a training job (the adapter's declared poll_interval)."""
 
     @property
-    def bucket(self) -> str:
-        return self.staging_bucket[5:].split("/", 1)[0]
-
-    @property
-    def prefix(self) -> str:
-        rest = self.staging_bucket[5:].split("/", 1)
-        return rest[1].strip("/") if len(rest) > 1 else ""
-
-    def key(self, *parts: str) -> str:
-        """An object name under the staging prefix."""
-        return "/".join(p.strip("/") for p in (self.prefix, *parts) if p.strip("/"))
-
-    def uri(self, *parts: str) -> str:
-        return f"gs://{self.bucket}/{self.key(*parts)}"
-
-    @property
     def parent(self) -> str:
         return f"projects/{self.project}/locations/{self.location}"
 
@@ -128,7 +114,7 @@ def parse_settings(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None 
         raise bad("project", "must be a Google Cloud project ID (6-30 lowercase letters, digits, hyphens)")
     if not _LOCATION_RE.match(s.location) or s.location == "global":
         raise bad("location", "must be a Vertex AI region such as us-central1")
-    if not _GS_RE.match(s.staging_bucket):
+    if not is_prefix_uri(s.staging_bucket, "gs"):
         raise bad("staging_bucket", "must be gs://<bucket>[/<prefix>]")
     if s.model_id and not _MODEL_ID_RE.match(s.model_id):
         raise bad("model_id", "must be 1-63 lowercase letters, digits, _ and -, starting with a letter")

@@ -13,6 +13,7 @@ from google.cloud import storage
 
 from ...contract import METRICS_FILE, digest_dir, digest_files
 from ...records import IntegrityError, JobFailedError, NotFoundError
+from ..object_uri import split_uri
 from ..requirements import install_requires, shipped_requirements
 from .client import VertexClient
 
@@ -30,10 +31,8 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 
 
 def split_gs(uri: str) -> tuple[str, str]:
-    if not uri.startswith("gs://"):
-        raise ValueError(f"not a gs:// URI: {uri!r}")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
+    """(bucket, object name) of a gs:// URI."""
+    return split_uri(uri, "gs")
 
 
 def fuse_path(uri: str) -> str:
