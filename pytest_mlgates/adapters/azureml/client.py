@@ -136,18 +136,22 @@ class AzureMLClient:
 
                 c = self.config
                 cloud = self._cloud()
-                previous = os.environ.get(CLOUD_ENV)
-                self._ml = MLClient(self.credential, c.subscription_id, c.resource_group, c.workspace,
-                                    enable_telemetry=False, retry_total=0, user_agent="pytest-mlgates",
-                                    show_progress=False, **cloud)
-                if cloud:
-                    # MLClient records the cloud's name in os.environ; a child process (a later stage, a
-                    # training subprocess) importing azure.ai.ml with a name it does not know would fetch
-                    # the public cloud list from ARM at import time and fail
-                    if previous is None:
-                        os.environ.pop(CLOUD_ENV, None)
-                    else:
-                        os.environ[CLOUD_ENV] = previous
+                # MLClient records the cloud's name in os.environ; a child process (a later stage, a
+                # training subprocess) importing azure.ai.ml with a name it does not know would fetch
+                # the public cloud list from ARM at import time and fail. One lock for every adapter in
+                # the process: two clients built at once must not each restore the other's name.
+                with _CLOUD_LOCK:
+                    previous = os.environ.get(CLOUD_ENV)
+                    try:
+                        self._ml = MLClient(self.credential, c.subscription_id, c.resource_group, c.workspace,
+                                            enable_telemetry=False, retry_total=0, user_agent="pytest-mlgates",
+                                            show_progress=False, **cloud)
+                    finally:
+                        if cloud:
+                            if previous is None:
+                                os.environ.pop(CLOUD_ENV, None)
+                            else:
+                                os.environ[CLOUD_ENV] = previous
             return self._ml
 
     @property
